@@ -1,0 +1,3 @@
+from kagura_engineer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""repo.yaml → `Config`, with one clean line for every user error.
+
+Lookup order for the file: `-c/--config PATH` (must exist), else `$KAGURA_CONFIG`, else
+`repo.yaml`, `.kagura/repo.yaml`, `.github/kagura.yaml` in the working directory. With no
+file at all the embedded defaults apply (`profile: default`, `memory_backend: local`), so a
+fresh checkout works without any configuration.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kagura_engineer.errors import ConfigError
+
+SEARCH_PATHS = ("repo.yaml", ".kagura/repo.yaml", ".github/kagura.yaml")
+EMBEDDED_DEFAULTS: dict[str, Any] = {"profile": "default", "memory_backend": "local"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewConfig(_Strict):
+    models: list[str] = Field(default_factory=list)
+    max_loops: int = Field(default=3, ge=1, le=10)
+
+
+class BudgetConfig(_Strict):
+    max_usd: float = Field(default=5.0, gt=0)
+    max_turns: int = Field(default=60, ge=1)
+    max_minutes: float = Field(default=45.0, gt=0)
+    max_usd_per_goal: float | None = Field(default=None, gt=0)
+
+
+class GoalConfig(_Strict):
+    nightly_milestone: str | None = None
+    tracking_issue: int | None = Field(default=None, ge=1)
+
+
+class Config(_Strict):
+    """The validated contents of repo.yaml."""
+
+    profile: str = Field(min_length=1)
+    memory_backend: Literal["cloud", "local"] = "cloud"
+    memory_cloud_url: str = "https://memory.kagura-ai.com"
+    workspace_id: str | None = None
+    context_id: str | None = None
+    ollama_url: str = "http://localhost:11434"
+    local_memory_path: str = ".kagura/memory.db"
+    memory_mcp_config: str | None = None
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    checks: list[str] = Field(default_factory=list)
+    check_timeout_minutes: float = Field(default=15.0, gt=0)
+    retries: int = Field(default=1, ge=0, le=5)
+    branch_prefix: str = "kagura/"
+    base_branch: str | None = None
+    model: str | None = None
+    allowed_tools: list[str] = Field(default_factory=list)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    goal: GoalConfig = Field(default_factory=GoalConfig)
+    bot_login: str | None = None
+
+    #: Where this config came from ("<embedded defaults>" when no file was found).
+    source: str = Field(default="<embedded defaults>", exclude=True)
+
+    @field_validator("checks")
+    @classmethod
+    def _checks_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not c.strip() for c in value):
+            raise ValueError("a check must be a non-empty shell command")
+        return value
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix_safe(cls, value: str) -> str:
+        if not value or value.startswith(("-", "/")) or ".." in value or " " in value:
+            raise ValueError("must be a git ref prefix such as 'kagura/'")
+        return value
+
+    @model_validator(mode="after")
+    def _cloud_needs_ids(self) -> Config:
+        if self.memory_backend == "cloud":
+            missing = [n for n in ("workspace_id", "context_id") if not getattr(self, n)]
+            if missing:
+                raise ValueError(
+                    f"memory_backend 'cloud' requires {' and '.join(missing)}"
+                    " (or set memory_backend: local)"
+                )
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the working directory."""
+        return Path(path) if os.path.isabs(path) else Path.cwd() / path
+
+
+def find_config(explicit: str | None = None) -> Path | None:
+    """The config file to use, or None for the embedded defaults."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("KAGURA_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in SEARCH_PATHS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def load_config(explicit: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate repo.yaml; every user error becomes one-line `ConfigError`."""
+    path = find_config(explicit)
+    if path is None:
+        data: dict[str, Any] = dict(EMBEDDED_DEFAULTS)
+        source = "<embedded defaults>"
+    else:
+        source = str(path)
+        data = _read_yaml(path)
+    if overrides:
+        data.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_config(data, source)
+
+
+def parse_config(data: Any, source: str = "repo.yaml") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        return Config.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, source, data)) from None
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", hint="pass -c PATH or create repo.yaml") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a YAML file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from None
+    if data is None:
+        data = {}
+    return data
+
+
+def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The known field names at the location of an error (for did-you-mean)."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return [n for n in getattr(current, "model_fields", {}) if n != "source"]
+
+
+def _one_line(exc: ValidationError, source: str, data: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    loc = tuple(err.get("loc", ()))
+    dotted = ".".join(str(p) for p in loc)
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        known = _fields_of(Config, loc)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{source}: unknown key '{dotted}'{hint}"
+    if kind == "missing":
+        return f"{source}: missing required field '{dotted}'"
+    message = err.get("msg", "invalid value").removeprefix("Value error, ")
+    if not loc:
+        return f"{source}: {message}"
+    return f"{source}: field '{dotted}': {message}"
