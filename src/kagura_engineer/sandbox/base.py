@@ -101,6 +101,7 @@ class Fault:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid a 40 ms delayed-ACK stall
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -163,7 +164,9 @@ class StandIn:
         server = _Server((LOOPBACK, self._port), _Handler)
         server.standin = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), name=self.name, daemon=True
+        )
         self._thread.start()
         return self
 
