@@ -1,0 +1,109 @@
+"""Where credentials would come from: named sources, never their values.
+
+Shared by doctor (checks) and setup (steps), so both agree on what counts as logged in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ANTHROPIC_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+#: In the order the GitHub client (`GitHub.from_env`) picks them.
+GITHUB_TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A credential source by name (`ANTHROPIC_API_KEY`, `~/.claude/.credentials.json`, ...)."""
+
+    name: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.note})" if self.note else self.name
+
+
+def _set(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name)
+    return bool(value and value.strip())
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOME") or Path.home())
+
+
+def _read_json(path: Path) -> object | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def claude_credentials_file(env: Mapping[str, str]) -> Path:
+    """The subscription login file Claude Code writes (`CLAUDE_CONFIG_DIR` moves it)."""
+    config_dir = env.get("CLAUDE_CONFIG_DIR")
+    base = Path(config_dir).expanduser() if config_dir else _home(env) / ".claude"
+    return base / ".credentials.json"
+
+
+def anthropic_source(env: Mapping[str, str] | None = None) -> Source | None:
+    """The first Anthropic auth source Claude Code would use, or None."""
+    env = os.environ if env is None else env
+    for name in ANTHROPIC_ENV:
+        if _set(env, name):
+            return Source(name)
+    path = claude_credentials_file(env)
+    data = _read_json(path) if path.is_file() else None
+    if isinstance(data, dict) and data:
+        return Source(str(path), "subscription login")
+    return None
+
+
+def github_token_source(env: Mapping[str, str] | None = None) -> str | None:
+    """The name of the GitHub token variable that is set, or None."""
+    env = os.environ if env is None else env
+    return next((n for n in GITHUB_TOKEN_ENV if _set(env, n)), None)
+
+
+def kagura_credentials_file(env: Mapping[str, str]) -> Path:
+    return _home(env) / ".kagura" / "credentials.json"
+
+
+@dataclass(frozen=True)
+class KaguraAuth:
+    """Memory Cloud credential resolution: a source, or the reason there is none."""
+
+    source: Source | None
+    problem: str | None = None
+
+
+def kagura_source(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> KaguraAuth:
+    """Resolve like the kagura-memory SDK: KAGURA_API_KEY, the OAuth profile, legacy .kagura.json.
+
+    A KAGURA_PROFILE naming a profile that does not exist is an error (the SDK does not fall
+    back), reported as `problem`.
+    """
+    env = os.environ if env is None else env
+    if _set(env, "KAGURA_API_KEY"):
+        return KaguraAuth(Source("KAGURA_API_KEY"))
+    path = kagura_credentials_file(env)
+    if path.is_file():
+        data = _read_json(path)
+        if not isinstance(data, dict):
+            return KaguraAuth(None, f"{path} is not valid JSON; run `kagura auth login` again")
+        profiles = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
+        wanted = (env.get("KAGURA_PROFILE") or "").strip() or data.get("default_profile") or "default"
+        profile = profiles.get(wanted)
+        if isinstance(profile, dict) and (profile.get("access_token") or profile.get("refresh_token")):
+            return KaguraAuth(Source(f"{path}", f"profile '{wanted}'"))
+        if _set(env, "KAGURA_PROFILE"):
+            return KaguraAuth(None, f"KAGURA_PROFILE names profile '{wanted}', which {path} does not have")
+    for legacy in ((cwd or Path.cwd()) / ".kagura.json", _home(env) / ".kagura.json"):
+        data = _read_json(legacy) if legacy.is_file() else None
+        if isinstance(data, dict) and str(data.get("api_key") or "").strip():
+            return KaguraAuth(Source(str(legacy), "legacy api_key"))
+    return KaguraAuth(None)

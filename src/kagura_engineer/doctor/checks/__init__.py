@@ -1,0 +1,1 @@
+"""One module per external dependency; each exposes `check(ctx) -> Outcome` functions."""

@@ -1,0 +1,48 @@
+"""claude-code (binary, version against the pin, auth source) and haiku (auth resolves)."""
+
+from __future__ import annotations
+
+from kagura_engineer import CLAUDE_CODE_VERSION
+from kagura_engineer.doctor.auth import anthropic_source, claude_credentials_file
+from kagura_engineer.doctor.context import DoctorContext
+from kagura_engineer.doctor.model import Outcome, fail, ok, warn
+from kagura_engineer.doctor.tools import find_claude, version_of
+
+INSTALL = f"npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"
+AUTH_HINT = (
+    "export ANTHROPIC_API_KEY=<key>, or `claude setup-token` then export CLAUDE_CODE_OAUTH_TOKEN=<token>, "
+    "or log in once with `claude` (/login)"
+)
+
+
+def check_claude_code(ctx: DoctorContext) -> Outcome:
+    binary = find_claude(ctx.env)
+    if binary.path is None:
+        if binary.problem:
+            return fail(binary.problem, "point KAGURA_CLAUDE_BIN at the claude binary, or unset it to use PATH")
+        return fail("claude not found on PATH", f"{INSTALL} (or: kagura-engineer setup --fix claude-code)")
+    version, result = version_of(binary.path)
+    if version is None:
+        why = f"exited {result.returncode}" if not result.timed_out else "timed out"
+        tail = result.tail(200).splitlines()
+        return fail(f"{binary.path} --version {why}{': ' + tail[-1] if tail else ''}", INSTALL)
+    where = binary.path if binary.via == "PATH" else f"{binary.path} (KAGURA_CLAUDE_BIN)"
+    source = anthropic_source(ctx.env)
+    auth = f"auth: {source}" if source else "auth: none"
+    detail = f"claude {version} at {where}, {auth}"
+    if version != CLAUDE_CODE_VERSION:
+        return warn(f"{detail}; tested with {CLAUDE_CODE_VERSION}", INSTALL)
+    if source is None:
+        return warn(f"{detail} (see haiku)", AUTH_HINT)
+    return ok(detail)
+
+
+def check_haiku(ctx: DoctorContext) -> Outcome:
+    source = anthropic_source(ctx.env)
+    if source is None:
+        path = claude_credentials_file(ctx.env)
+        return fail(
+            f"no Anthropic auth source (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN, {path})",
+            AUTH_HINT,
+        )
+    return ok(f"Anthropic auth from {source}")
