@@ -1,0 +1,537 @@
+"""The issue → pull request phase machine.
+
+    grounded → branch → (implement → push → checks → gate)×attempts → push → pr → remember
+
+The orchestrator owns the order, the savepoint writes and the reporting `finally`; each
+phase asks the world before acting (origin's branch, the PR for the head, the sticky
+comment by its marker), so a re-run after kill -9 at any instant repeats at most the phase
+in flight and never duplicates a branch, PR, comment or memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kagura_engineer import proc
+from kagura_engineer.config import Config
+from kagura_engineer.errors import BusyError, KaguraError
+from kagura_engineer.run import gate
+from kagura_engineer.run.git import Git, branch_name
+from kagura_engineer.run.outcome import PHASES, RunOutcome
+
+
+@dataclass
+class RunOptions:
+    issue: int
+    base: str | None = None
+    max_usd: float | None = None
+    max_turns: int | None = None
+    remember: bool = True
+    unattended: bool = False
+    run_id: str | None = None
+    #: set by `goal` when this issue builds on a dependency's open PR (base = that PR's head)
+    stacked_on: int | None = None
+
+
+@dataclass
+class RunContext:
+    """Everything a run touches, built by the command (or a test) and passed in."""
+
+    config: Config
+    options: RunOptions
+    gh: Any  # kagura_engineer.github.client.GitHub
+    memory: Any  # MemoryClient
+    store: Any  # SavepointStore
+    repo: Git
+    agent: Callable[..., Any]  # the driver: see _implement
+    on_phase: Callable[[str, str], None] = lambda name, state: None
+    progress: Any = None  # ProgressComment, or None when not reporting to GitHub
+    clock: Callable[[], float] = time.monotonic
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"run/{self.gh.owner}/{self.gh.repo}/issue-{self.options.issue}"
+
+
+class Halt(Exception):
+    """A red verdict: the run stops here, its work pushed, with a reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IssueRun:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.sp: Any = None
+        self.issue: dict[str, Any] = {}
+        self.tree: Git | None = None
+        self.outcome = RunOutcome(status="failed", issue=ctx.options.issue, savepoint=ctx.key)
+        self.budget = self._budget()
+
+    # -- the orchestrator ----------------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        from kagura_engineer.memory.lease import Holder
+
+        ctx = self.ctx
+        holder = Holder.current(ctx.options.run_id)
+        # expiry follows the budget's max_minutes (plus time for checks and wrap-up)
+        ttl = self.cfg.budget.max_minutes * 60 + self.cfg.check_timeout_minutes * 60
+        try:
+            ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=self._run_finished)
+        except BusyError as exc:
+            self.outcome.status, self.outcome.reason = "busy", exc.message
+            return self.outcome
+        try:
+            self._load()
+            if self._already_shipped():
+                return self.outcome
+            self._drive()
+        except Halt as halt:
+            self._halt(halt.reason)
+        except KaguraError as exc:
+            self._fail(exc.message)
+        finally:
+            self._report()
+            try:
+                ctx.store.release(ctx.key, holder)
+            except KaguraError as exc:
+                proc_warn(f"could not release the lease: {exc.message}")
+        return self.outcome
+
+    def _drive(self) -> None:
+        self._phase("grounded", self._grounded)
+        self._phase("branch", self._branch)
+        if self.sp.data.pop("resuming_halt", False):
+            self._reopen_after_halt()
+        while True:
+            if not self._done("implement"):
+                # implement ends with commit + push: only pushed work counts as done
+                self._phase("implement", self._implement)
+            self._phase("checks", self._checks)
+            verdict = self._phase("gate", self._gate)
+            if verdict.ships:
+                break
+            if not self._retry_possible(verdict):
+                raise Halt(verdict.reason)
+            self._reopen_for_fix()
+        self._phase("push", self._push)
+        self._phase("pr", self._pr)
+        if self.ctx.options.remember:
+            self._phase("remember", self._remember_success)
+        self.sp.phase = "shipped"
+        self._save()
+        self.outcome.status = "shipped"
+
+    # -- savepoint bookkeeping -----------------------------------------------------------
+    def _load(self) -> None:
+        from kagura_engineer.memory.savepoint import Savepoint
+
+        sp = self.ctx.store.load(self.ctx.key)
+        if sp is None:
+            sp = Savepoint(key=self.ctx.key, phase="start", run_id=self.ctx.options.run_id)
+        elif sp.phase not in ("start", "shipped"):
+            self.outcome.resumed_from = sp.phase
+            if sp.phase == "halted":
+                sp.data["resuming_halt"] = True
+        sp.run_id = self.ctx.options.run_id or sp.run_id
+        self.sp = sp
+        self.issue = self.ctx.gh.get_issue(self.ctx.options.issue)
+        self.outcome.cost_usd = sp.cost_usd or 0.0
+        self.outcome.branch = sp.branch
+
+    def _save(self) -> None:
+        self.sp.cost_usd = round(self.outcome.cost_usd, 6)
+        self.sp = self.ctx.store.save(self.sp)
+
+    def _done(self, name: str) -> bool:
+        return bool(self.sp.data.get("done", {}).get(name))
+
+    def _mark(self, name: str, state: str, seconds: float = 0.0) -> None:
+        from kagura_engineer.memory.savepoint import PhaseRecord
+
+        phases = [p for p in self.sp.phases if p.name != name]
+        phases.append(PhaseRecord(name=name, state=state, seconds=round(seconds, 2)))
+        order = {n: i for i, n in enumerate(PHASES)}
+        self.sp.phases = sorted(phases, key=lambda p: order.get(p.name, 99))
+        self.ctx.on_phase(name, state)
+
+    def _phase(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = self.ctx.clock()
+        self._mark(name, "running")
+        self._update_progress(current=name)
+        try:
+            result = fn()
+        except Halt:
+            self._mark(name, "failed", self.ctx.clock() - start)
+            raise
+        except KaguraError:
+            self._mark(name, "failed", self.ctx.clock() - start)
+            raise
+        self._mark(name, "done", self.ctx.clock() - start)
+        self.sp.phase = name
+        self.sp.data.setdefault("done", {})[name] = True
+        self._save()
+        return result
+
+    # -- phases ---------------------------------------------------------------------------
+    def _grounded(self) -> None:
+        if "grounding" in self.sp.data:
+            return
+        query = f"{self.issue.get('title', '')}\n{(self.issue.get('body') or '')[:500]}"
+        try:
+            memories = self.ctx.memory.recall(query, k=6)
+        except KaguraError as exc:
+            proc_warn(f"recall failed, continuing without memory: {exc.message}")
+            memories = []
+        self.sp.data["grounding"] = [m.to_json() for m in memories]
+
+    def _branch(self) -> None:
+        opts, repo = self.ctx.options, self.ctx.repo
+        base = opts.base or self.cfg.base_branch or self.sp.data.get("base") or self.ctx.gh.get_repo().get(
+            "default_branch"
+        ) or repo.default_branch()
+        branch = self.sp.branch or branch_name(self.cfg.branch_prefix, opts.issue, self.issue.get("title", ""))
+        repo.exclude("/.kagura/")
+        remote = repo.remote_sha(branch)
+        repo.fetch(base, *([branch] if remote else []))
+        start = f"origin/{branch}" if remote else f"origin/{base}"
+        path = repo.toplevel() / ".kagura" / "worktrees" / f"issue-{opts.issue}"
+        self.tree = tree = repo.worktree(path, branch, start)
+        if remote:
+            self._sync_with_origin(tree, branch, remote)
+        self.sp.branch = branch
+        self.sp.data["base"] = base
+        self.sp.base_sha = tree.out("rev-parse", f"origin/{base}")
+        if self.sp.head_sha and tree.head() != self.sp.head_sha:
+            self.sp.head_sha = tree.head()  # origin moved on since the savepoint
+        self.outcome.branch = branch
+
+    def _sync_with_origin(self, tree: Git, branch: str, remote: str) -> None:
+        """Bring a surviving worktree in line with origin without losing local work."""
+        if tree.dirty():
+            tree.commit_all(f"kagura: recovered work in progress on #{self.ctx.options.issue}")
+        head = tree.head()
+        if head == remote:
+            return
+        if tree.run("merge-base", "--is-ancestor", head, remote, check=False).ok:
+            tree.run("reset", "--quiet", "--hard", remote)  # origin is ahead: fast-forward
+        elif not tree.run("merge-base", "--is-ancestor", remote, head, check=False).ok:
+            # diverged: origin wins (a person pushed), our local commits are kept under a ref
+            tree.run("update-ref", f"refs/kagura/backup/{branch}/{int(time.time())}", head)
+            tree.run("reset", "--quiet", "--hard", remote)
+
+    def _implement(self) -> None:
+        from kagura_engineer.memory.base import Memory
+        from kagura_engineer.run import prompt
+
+        attempt = int(self.sp.attempts or 0) + 1
+        failing = self.sp.data.get("failing_checks") or []
+        if failing and self.sp.agent_session_id:
+            text = prompt.fix_prompt([(c["command"], c.get("tail", "")) for c in failing])
+        else:
+            memories = [Memory(**{**m, "tags": tuple(m.get("tags") or ())}) for m in self.sp.data.get("grounding", [])]
+            text = prompt.task_prompt(
+                self.ctx.options.issue, self.issue.get("title", ""), self.issue.get("body") or "",
+                memories, self.cfg.checks,
+            )  # fmt: skip
+        remaining_usd = max(0.0, self.budget["usd"] - self.outcome.cost_usd)
+        remaining_turns = max(0, self.budget["turns"] - self.outcome.turns)
+        if remaining_usd <= 0 or remaining_turns <= 0:
+            self._wrap_up()
+            raise Halt("budget exhausted before the work was done")
+
+        def on_session(session_id: str) -> None:
+            # saved as soon as the stream names it, so a kill mid-turn can --resume
+            if session_id and session_id != self.sp.agent_session_id:
+                self.sp.agent_session_id = session_id
+                self._save()
+
+        result = self.ctx.agent(
+            prompt=text,
+            cwd=self.tree.cwd,
+            config=self.cfg,
+            resume=self.sp.agent_session_id,
+            max_usd=remaining_usd,
+            max_turns=remaining_turns,
+            max_minutes=self.budget["minutes"],
+            on_session=on_session,
+            on_event=self._agent_event,
+        )
+        self.sp.attempts = attempt
+        self.outcome.cost_usd += float(result.cost_usd or 0.0)
+        self.outcome.turns += int(result.turns or 0)
+        self.sp.data["turns"] = self.outcome.turns
+        if result.session_id:
+            self.sp.agent_session_id = result.session_id
+        self.sp.data["agent"] = {
+            "status": result.status,
+            "summary": (result.summary or "")[:4000],
+            "notes": (result.notes or "")[:2000],
+            "files_changed": list(result.files_changed or [])[:200],
+            "stopped_by": result.stopped_by,
+        }
+        self.sp.data["failing_checks"] = []
+        self.sp.data.setdefault("done", {})["checks"] = False
+        self._push()
+
+    def _push(self) -> None:
+        tree = self._tree()
+        agent = self.sp.data.get("agent", {})
+        message = f"kagura: work on #{self.ctx.options.issue} (attempt {self.sp.attempts or 1})"
+        if agent.get("summary"):
+            message += "\n\n" + proc.redact(agent["summary"])[:2000]
+        tree.commit_all(message)
+        self.sp.head_sha = tree.push(self.sp.branch)
+
+    def _checks(self) -> None:
+        if self._done("checks") and self.sp.data.get("checks_head") == self.sp.head_sha:
+            return
+        runs = []
+        for command in self.cfg.checks:
+            result = proc.run_shell(
+                command, cwd=self._tree().cwd, timeout=self.cfg.check_timeout_minutes * 60
+            )
+            runs.append(gate.CheckRun(command, result.ok, result.seconds, result.tail(3000)))
+        self.sp.data["checks"] = [{**r.to_json(), "tail": r.tail} for r in runs]
+        self.sp.data["checks_head"] = self.sp.head_sha
+
+    def _gate(self) -> gate.Verdict:
+        agent = self.sp.data.get("agent", {})
+        checks = [gate.CheckRun(c["command"], c["ok"], c["seconds"], c.get("tail", "")) for c in self.sp.data.get("checks", [])]
+        tree = self._tree()
+        verdict = gate.decide(
+            agent_status=agent.get("status", "error"),
+            checks=checks if self.cfg.checks else None,
+            checks_configured=bool(self.cfg.checks),
+            pushed=tree.remote_sha(self.sp.branch) == tree.head(),
+            has_changes=tree.commits_since(self.sp.base_sha) > 0,
+            agent_detail=(agent.get("notes") or agent.get("summary") or "")[:300],
+        )
+        self.sp.verdict = verdict.verdict
+        self.outcome.verdict = verdict.verdict
+        self.sp.data["gate_reason"] = verdict.reason
+        self.sp.data["failing_checks"] = [c for c in self.sp.data.get("checks", []) if not c["ok"]]
+        return verdict
+
+    def _retry_possible(self, verdict: gate.Verdict) -> bool:
+        agent = self.sp.data.get("agent", {})
+        fixable = agent.get("status") == "done" and bool(self.sp.data["failing_checks"])
+        used = int(self.sp.attempts or 0) - int(self.sp.data.get("attempt_base", 0))
+        return fixable and used <= self.cfg.retries
+
+    def _reopen_for_fix(self) -> None:
+        done = self.sp.data.setdefault("done", {})
+        for name in ("implement", "checks", "gate"):
+            done[name] = False
+        self._save()
+
+    def _reopen_after_halt(self) -> None:
+        """`/kagura resume` after red: a fresh allowance of attempts; origin may hold a fix."""
+        self.sp.data["attempt_base"] = int(self.sp.attempts or 0)
+        done = self.sp.data.setdefault("done", {})
+        done["gate"] = False
+        if self.sp.data.get("agent", {}).get("status") != "done":
+            done["implement"] = False  # the agent stopped early: let it continue
+        self._save()
+
+    def _pr(self) -> None:
+        gh, n = self.ctx.gh, self.ctx.options.issue
+        yellow = self.sp.verdict == gate.YELLOW
+        body = self._pr_body()
+        title = f"{self.issue.get('title', f'Issue #{n}')} (#{n})"
+        pr, created = gh.find_or_create_pr(self.sp.branch, self.sp.data["base"], title, body, draft=yellow)
+        if not created and pr.get("body") != body:
+            pr = gh.update_pr(pr["number"], body=body) or pr
+        self.sp.pr_number = pr["number"]
+        self.outcome.pr_number = pr["number"]
+        self.outcome.pr_url = pr.get("html_url")
+        self.sp.data["pr_url"] = pr.get("html_url")
+
+    def _pr_body(self) -> str:
+        agent = self.sp.data.get("agent", {})
+        lines = [f"Closes #{self.ctx.options.issue}", ""]
+        if self.ctx.options.stacked_on:
+            lines += [
+                f"> Stacked on #{self.ctx.options.stacked_on}: this branch builds on that PR's head "
+                f"(`{self.sp.data['base']}`) and targets it as base; merge that one first.",
+                "",
+            ]
+        if self.sp.verdict == gate.YELLOW:
+            lines += ["> Draft: no checks are configured in repo.yaml, so nothing verified this change.", ""]
+        lines += ["## Summary", proc.redact(agent.get("summary") or "(the agent gave no summary)"), ""]
+        checks = self.sp.data.get("checks", [])
+        if checks:
+            lines.append("## Checks")
+            lines += [f"- {'✅' if c['ok'] else '❌'} `{c['command']}` ({c['seconds']:.1f}s)" for c in checks]
+            lines.append("")
+        lines.append(
+            f"Verdict **{self.sp.verdict}** · cost ${self.outcome.cost_usd:.2f} · "
+            f"{self.outcome.turns} turns · {self.sp.attempts or 0} attempt(s) · made by kagura-engineer"
+        )
+        return "\n".join(lines)
+
+    def _remember_success(self) -> None:
+        n = self.ctx.options.issue
+        agent = self.sp.data.get("agent", {})
+        summary = f"Shipped #{n}: {self.issue.get('title', '')}"[:300]
+        content = (
+            f"Issue #{n} shipped as PR #{self.sp.pr_number} (verdict {self.sp.verdict}, "
+            f"cost ${self.outcome.cost_usd:.2f}, {self.outcome.turns} turns, {self.sp.attempts} attempts).\n"
+            f"{agent.get('summary', '')}"
+        )
+        mem_id = self._remember_once(
+            "outcome", summary, content, "outcome",
+            tags=("kagura-run", f"issue-{n}", "shipped"),
+            details={"cost_usd": self.outcome.cost_usd, "turns": self.outcome.turns, "issue": n},
+        )  # fmt: skip
+        failure = self.sp.data.get("failure_memory")
+        if failure:
+            fix_id = self._remember_once(
+                "fix", f"Fix for the failure on #{n}: {self.issue.get('title', '')}"[:300],
+                f"What unblocked #{n}: {agent.get('summary', '')}", "fix",
+                tags=("kagura-run", f"issue-{n}", "fix"),
+            )  # fmt: skip
+            self.ctx.memory.link(fix_id, failure, "prevents", 1.0)
+        self.sp.data["outcome_memory"] = mem_id
+
+    def _remember_once(self, slot: str, summary: str, content: str, type_: str, **kw: Any) -> str:
+        """Write one memory per (run, slot, head): a re-run after a kill finds it, not twice."""
+        ids = self.sp.data.setdefault("memories", {})
+        if slot in ids:
+            return ids[slot]
+        external_id = f"{self.ctx.key}/{slot}/{self.sp.head_sha or 'none'}"
+        mem_id = self.ctx.memory.remember(summary, content, type_, external_id=external_id, **kw)
+        ids[slot] = mem_id
+        self._save()
+        return mem_id
+
+    # -- endings -----------------------------------------------------------------------------
+    def _already_shipped(self) -> bool:
+        if self.sp.phase != "shipped" or not self.sp.branch:
+            return False
+        pr = self.ctx.gh.find_pr(self.sp.branch, state="all")
+        if not pr:
+            return False
+        self.outcome = RunOutcome(
+            status="shipped", issue=self.ctx.options.issue, branch=self.sp.branch,
+            pr_number=pr["number"], pr_url=pr.get("html_url"), verdict=self.sp.verdict,
+            cost_usd=self.sp.cost_usd or 0.0, turns=int(self.sp.data.get("turns", 0)),
+            phases=[p.model_dump() for p in self.sp.phases], savepoint=self.ctx.key,
+        )  # fmt: skip
+        return True
+
+    def _wrap_up(self) -> None:
+        """Before halting: commit what the worktree holds and push it, so nothing is lost."""
+        if self.tree is None or not self.sp.branch:
+            return
+        try:
+            self._push()
+            self._save()
+        except KaguraError as exc:
+            proc_warn(f"could not push the work in progress: {exc.message}")
+
+    def _halt(self, reason: str) -> None:
+        self._wrap_up()
+        self.outcome.status = "blocked"
+        self.outcome.verdict = gate.RED
+        self.outcome.reason = reason
+        self.sp.verdict = gate.RED
+        self.sp.phase = "halted"
+        self.sp.data["halt_reason"] = reason
+        if self.ctx.options.remember:
+            self._remember_failure(reason)
+        self._save()
+
+    def _remember_failure(self, reason: str) -> None:
+        n = self.ctx.options.issue
+        failing = ",".join(c["command"] for c in self.sp.data.get("failing_checks", []))
+        signature = hashlib.sha256(f"{reason}|{failing}".encode()).hexdigest()[:12]
+        try:
+            mem_id = self._remember_once(
+                f"failure-{signature}", f"Run on #{n} blocked: {reason}"[:300],
+                f"Issue #{n} ({self.issue.get('title', '')}) halted red: {reason}.\n"
+                f"Failing checks: {failing or 'none'}.\nSignature: {signature}",
+                "failure", tags=("kagura-run", f"issue-{n}", "failure"),
+                details={"signature": signature, "issue": n},
+            )  # fmt: skip
+            self.sp.data["failure_memory"] = mem_id
+        except KaguraError as exc:
+            proc_warn(f"could not record the failure in memory: {exc.message}")
+
+    def _fail(self, message: str) -> None:
+        self.outcome.status = "failed"
+        self.outcome.reason = message
+        if self.sp is not None:
+            self.sp.data["error"] = message
+            try:
+                self._save()
+            except KaguraError:
+                pass
+
+    def _report(self) -> None:
+        if self.sp is not None:
+            self.outcome.phases = [p.model_dump() for p in self.sp.phases]
+            self.outcome.branch = self.outcome.branch or self.sp.branch
+            if self.outcome.pr_number is None and self.sp.pr_number:
+                self.outcome.pr_number = self.sp.pr_number
+                self.outcome.pr_url = self.sp.data.get("pr_url")
+            self.outcome.verdict = self.outcome.verdict or self.sp.verdict
+        self._update_progress(final=True)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _budget(self) -> dict[str, float]:
+        b, o = self.cfg.budget, self.ctx.options
+        return {
+            "usd": o.max_usd if o.max_usd is not None else b.max_usd,
+            "turns": o.max_turns if o.max_turns is not None else b.max_turns,
+            "minutes": b.max_minutes,
+        }
+
+    def _tree(self) -> Git:
+        if self.tree is None:
+            self._branch()
+        assert self.tree is not None
+        return self.tree
+
+    def _run_finished(self, run_id: str) -> bool | None:
+        if not run_id or not run_id.isdigit():
+            return None
+        try:
+            return self.ctx.gh.get_workflow_run(int(run_id)).get("status") == "completed"
+        except KaguraError:
+            return None
+
+    def _agent_event(self, event: Any) -> None:
+        self.ctx.extra["last_event"] = event
+        self._update_progress(current="implement")
+
+    def _update_progress(self, current: str | None = None, final: bool = False) -> None:
+        if self.ctx.progress is None or self.sp is None:
+            return
+        try:
+            self.ctx.progress.show(self, current=current, final=final)
+        except KaguraError as exc:
+            proc_warn(f"progress comment not updated: {exc.message}")
+
+
+def proc_warn(message: str) -> None:
+    import sys
+
+    print(f"warning: {proc.redact(message)}", file=sys.stderr)
+
+
+def run_issue(ctx: RunContext) -> RunOutcome:
+    return IssueRun(ctx).execute()
+
+
+def worktree_root(repo_root: Path) -> Path:
+    return repo_root / ".kagura" / "worktrees"
