@@ -66,7 +66,11 @@ class MemoryClient(Protocol):
         tags: Sequence[str] = (),
         importance: float = 0.5,
         details: dict[str, Any] | None = None,
-    ) -> str: ...
+        *,
+        external_id: str | None = None,
+    ) -> str:
+        """Store a memory; with `external_id`, an upsert (writing it again never duplicates)."""
+        ...
 
     def recall(self, query: str, k: int = 5, filters: dict[str, Any] | None = None) -> list[Memory]: ...
 

@@ -1,0 +1,934 @@
+"""The local memory backend: one SQLite file (stdlib `sqlite3`), WAL, FTS5.
+
+Layout (schema version 1, recorded in `schema_version`):
+
+- `memories`: one row per memory (`id` a UUID, optional unique `external_id` so the Cloud
+  failover can write the same memory under a stable id), with `memories_fts`, an FTS5
+  external-content index over summary, content and tags (`porter unicode61`) kept in step
+  by triggers;
+- `edges`: directed, weighted links between memories (one per pair, max-weight upsert);
+- `state`: the key/value lane with an optional expiry (savepoints live here under the
+  `savepoint:` prefix; the `savepoints` view shows them);
+- `outbox`: writes the Cloud backend could not deliver, replayed later by the Cloud adapter.
+
+Ranking (`recall`). FTS5 matches any non-stopword query term (OR; user text never becomes
+FTS5 syntax), and each match scores
+
+    score = relevance × (0.5 + importance) × (0.8 + 0.2 / (1 + age_days / 30))
+
+where relevance = −bm25(summary ×3, content ×1, tags ×2) (FTS5's bm25 is ≤ 0, better is more
+negative). Importance (0..1) scales the score between ×0.5 and ×1.5; recency between ×1.0
+(written today) and ×0.8 (old), halfway after 30 days: recency breaks near-ties, it never
+buries a clearly better match. For speed, only the best `CANDIDATES` (+20·k) matches by
+bm25 are re-ranked (with filters a wider cut, then an exact pass if the filters leave
+fewer than k).
+
+Robustness. A new file is built in a temporary file and linked into place, so a kill during
+creation never leaves a half-built database; migrations of an existing file run in one
+transaction. A file that fails `PRAGMA quick_check` (page-level damage; about 3× cheaper
+than integrity_check on open) or is not a database is moved aside as
+`<name>.corrupt-<UTC timestamp>` (never deleted) and a fresh database is started, with a
+warning. A read-only file is a one-line `MemoryStoreError`. Every unit of work is one
+transaction; `close()` closes the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kagura_engineer.errors import MemoryStoreError
+from kagura_engineer.memory.base import Memory, Related
+
+if TYPE_CHECKING:
+    from kagura_engineer.config import Config
+
+ENV_PATH = "KAGURA_MEMORY_DB"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+MAX_EXPLORE_DEPTH = 5
+MAX_EDGE_WEIGHT = 3.0
+#: bm25 column weights: summary, content, tags.
+BM25_WEIGHTS = (3.0, 1.0, 2.0)
+RECENCY_HALF_DAYS = 30.0
+MAX_QUERY_TERMS = 32
+#: How many of the best BM25 matches are re-ranked by importance and recency.
+CANDIDATES = 200
+CANDIDATES_FILTERED = 2000
+
+# sqlite3 primary result codes (Python 3.11 exposes them as `sqlite_errorcode`).
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        """CREATE TABLE memories (
+            n INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            external_id TEXT UNIQUE,
+            summary TEXT NOT NULL,
+            content TEXT NOT NULL,
+            type TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            importance REAL NOT NULL DEFAULT 0.5 CHECK (importance BETWEEN 0 AND 1),
+            details TEXT,
+            created_at TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX memories_type ON memories(type)",
+        "CREATE INDEX memories_created ON memories(created_ts, n)",
+        """CREATE VIRTUAL TABLE memories_fts USING fts5(
+            summary, content, tags, content='memories', content_rowid='n',
+            tokenize='porter unicode61')""",
+        """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts(rowid, summary, content, tags)
+            VALUES (new.n, new.summary, new.content, new.tags);
+        END""",
+        """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+            INSERT INTO memories_fts(memories_fts, rowid, summary, content, tags)
+            VALUES ('delete', old.n, old.summary, old.content, old.tags);
+        END""",
+        """CREATE TRIGGER memories_au AFTER UPDATE OF summary, content, tags ON memories BEGIN
+            INSERT INTO memories_fts(memories_fts, rowid, summary, content, tags)
+            VALUES ('delete', old.n, old.summary, old.content, old.tags);
+            INSERT INTO memories_fts(rowid, summary, content, tags)
+            VALUES (new.n, new.summary, new.content, new.tags);
+        END""",
+        """CREATE TABLE edges (
+            src TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            dst TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            edge_type TEXT NOT NULL,
+            weight REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (src, dst)
+        )""",
+        "CREATE INDEX edges_dst ON edges(dst)",
+        """CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            expires_at REAL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE VIEW savepoints AS
+            SELECT substr(key, 11) AS key, value, updated_at FROM state
+            WHERE substr(key, 1, 10) = 'savepoint:'""",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            op TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ),
+}
+
+#: Words too common to help a match; dropping them keeps 100k-row queries fast.
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i if in
+    into is it its may me might my no not of on or our should so than that the their them then
+    there these they this to too us was we were what when where which while who why will with
+    would you your about after again all also any because before being both each few more most
+    other over same some such only own very just don get got""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A write the Cloud backend could not deliver yet (oldest first in `outbox_pending`)."""
+
+    id: int
+    op: str
+    payload: dict[str, Any]
+    external_id: str
+    created_at: str
+
+
+def _stderr_warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def iso(ts: float) -> str:
+    """The canonical timestamp text of this store: UTC, microseconds, `Z`."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> float:
+    """An ISO 8601 timestamp as epoch seconds (naive means UTC). ValueError if unparsable."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def match_expression(query: str) -> str:
+    """Free text → an FTS5 OR-query of quoted terms (no FTS syntax from the user survives)."""
+    words = [w.lower() for w in _WORD.findall(query)]
+    terms = [w for w in words if w not in STOPWORDS and not (len(w) == 1 and w.isalpha())] or words
+    unique = list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{w}"' for w in unique)
+
+
+def _errcode(exc: sqlite3.Error) -> int:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    if _errcode(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return True
+    text = str(exc).lower()
+    return "file is not a database" in text or "malformed" in text
+
+
+class _Corrupt(Exception):
+    """The file failed its integrity check (internal: triggers the move-aside)."""
+
+
+def _norm_tags(tags: Sequence[str] | str | None) -> list[str]:
+    if not tags:
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    return list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+
+
+class LocalMemory:
+    """`MemoryClient` over one SQLite file. Thread-safe; one connection, closed by `close()`."""
+
+    backend = "local"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        warn: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self._warn = warn or _stderr_warn
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn: sqlite3.Connection | None = None
+        self._conn = self._open()
+
+    # ---------------------------------------------------------------- opening
+
+    def _open(self) -> sqlite3.Connection:
+        self._check_usable()
+        try:
+            return self._connect_verified()
+        except _Corrupt as exc:
+            reason = str(exc)
+        except sqlite3.Error as exc:
+            if not _is_corrupt(exc):
+                raise self._translate(exc) from None
+            reason = str(exc)
+        aside = self._move_aside()
+        self._warn(
+            f"{self.path} was corrupt ({reason}); moved it aside to {aside.name} "
+            "and started a fresh memory database"
+        )
+        try:
+            return self._connect_verified()
+        except (sqlite3.Error, _Corrupt) as exc:
+            raise MemoryStoreError(f"{self.path}: cannot start a fresh memory database: {exc}") from None
+
+    def _check_usable(self) -> None:
+        path = self.path
+        if path.is_dir():
+            raise MemoryStoreError(f"{path}: is a directory, not a memory database")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MemoryStoreError(f"{path.parent}: cannot create directory ({exc.strerror})") from None
+        if path.exists():
+            # Mode bits, not just access(): root can write anything, but a file whose owner
+            # removed every write bit is meant to be read-only.
+            if not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK):
+                raise MemoryStoreError(
+                    f"{path}: memory database is read-only",
+                    hint="make it writable (chmod u+w) or point KAGURA_MEMORY_DB elsewhere",
+                )
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise MemoryStoreError(
+                f"{path.parent}: directory is not writable (SQLite needs it for its WAL file)"
+            )
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_verified(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            self._create_fresh()
+        conn = self._connect(self.path)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            if not rows or rows[0][0] != "ok":
+                raise _Corrupt(f"integrity check: {rows[0][0] if rows else 'no answer'}")
+            _migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_fresh(self) -> None:
+        """Build the schema in a temporary file, then link it into place (never half-built)."""
+        self._sweep_temp_files()
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            conn = self._connect(tmp)
+            try:
+                _migrate(conn, tmp)
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)  # fails if another process won the race: use theirs
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+
+    def _sweep_temp_files(self) -> None:
+        """Remove temporary files left by creators that were killed (their pid is gone)."""
+        for tmp in self.path.parent.glob(f".{self.path.name}.tmp-*"):
+            try:
+                pid = int(tmp.name.split(".tmp-", 1)[1].split("-", 1)[0])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+    def _move_aside(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        try:
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-journal"):
+                companion = Path(f"{self.path}{suffix}")
+                if companion.exists():
+                    os.replace(companion, Path(f"{aside}{suffix}"))
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self.path}-shm").unlink()
+        except OSError as exc:
+            raise MemoryStoreError(
+                f"{self.path}: corrupt, and it could not be moved aside ({exc.strerror})"
+            ) from None
+        return aside
+
+    def _translate(self, exc: sqlite3.Error) -> MemoryStoreError:
+        code = _errcode(exc)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if code in (_SQLITE_READONLY, _SQLITE_PERM):
+            return MemoryStoreError(f"{self.path}: memory database is read-only ({first})")
+        if code == _SQLITE_CANTOPEN:
+            return MemoryStoreError(f"{self.path}: cannot open the memory database ({first})")
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return MemoryStoreError(
+                f"{self.path}: memory database is locked by another process ({first})",
+                hint="another kagura-engineer may be writing; retry in a moment",
+            )
+        if code == _SQLITE_FULL:
+            return MemoryStoreError(f"{self.path}: disk full ({first})")
+        if _is_corrupt(exc):
+            return MemoryStoreError(
+                f"{self.path}: memory database is corrupt ({first})",
+                hint="it will be moved aside and replaced by a fresh one the next time it is opened",
+            )
+        return MemoryStoreError(f"{self.path}: SQLite error: {first}")
+
+    # ---------------------------------------------------------------- plumbing
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One unit of work: BEGIN IMMEDIATE … COMMIT, rolled back on error. Reentrant, so
+        callers can group several calls (e.g. a failover write and its outbox entry)."""
+        with self._lock:
+            conn = self._require()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
+            self._depth = 1
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise self._translate(exc) from None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise self._translate(exc) from None
+            finally:
+                self._depth = 0
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._require()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise MemoryStoreError(f"{self.path}: memory store is closed")
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA optimize")
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> LocalMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> float:
+        return float(self._clock())
+
+    # ---------------------------------------------------------------- memories
+
+    def remember(
+        self,
+        summary: str,
+        content: str,
+        type: str,
+        tags: Sequence[str] = (),
+        importance: float = 0.5,
+        details: dict[str, Any] | None = None,
+        *,
+        external_id: str | None = None,
+        created_at: str | None = None,
+    ) -> str:
+        """Store a memory and return its id. With `external_id`, an existing memory carrying
+        that id is updated in place (same id returned), so a replayed write never duplicates."""
+        with self.transaction() as conn:
+            return self._insert(
+                conn, summary, content, type, tags, importance, details, external_id, created_at
+            )
+
+    def remember_many(self, records: Iterable[dict[str, Any]]) -> list[str]:
+        """Store many memories in one transaction (keys as `remember`'s parameters)."""
+        with self.transaction() as conn:
+            return [
+                self._insert(
+                    conn,
+                    r["summary"],
+                    r["summary"] if r.get("content") is None else r["content"],
+                    r["type"],
+                    r.get("tags") or (),
+                    r.get("importance", 0.5),
+                    r.get("details"),
+                    r.get("external_id"),
+                    r.get("created_at"),
+                )
+                for r in records
+            ]
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        summary: str,
+        content: str,
+        type: str,
+        tags: Sequence[str] | str,
+        importance: float,
+        details: dict[str, Any] | None,
+        external_id: str | None,
+        created_at: str | None,
+    ) -> str:
+        if not isinstance(summary, str) or not summary.strip():
+            raise MemoryStoreError("a memory needs a non-empty summary")
+        if not isinstance(type, str) or not type.strip():
+            raise MemoryStoreError("a memory needs a non-empty type")
+        if not isinstance(content, str):
+            raise MemoryStoreError("a memory's content must be text")
+        try:
+            importance = float(importance)
+        except (TypeError, ValueError):
+            raise MemoryStoreError(f"importance must be a number, not {importance!r}") from None
+        if not 0.0 <= importance <= 1.0:
+            raise MemoryStoreError(f"importance must be between 0 and 1, not {importance}")
+        if details is not None and not isinstance(details, dict):
+            raise MemoryStoreError("details must be a JSON object")
+        now = self._now()
+        if created_at:
+            try:
+                created_ts = parse_time(created_at)
+            except ValueError:
+                raise MemoryStoreError(f"created_at is not an ISO 8601 time: {created_at!r}") from None
+        else:
+            created_ts = now
+        row = conn.execute(
+            """INSERT INTO memories
+                 (id, external_id, summary, content, type, tags, importance, details,
+                  created_at, created_ts, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(external_id) DO UPDATE SET
+                 summary = excluded.summary, content = excluded.content, type = excluded.type,
+                 tags = excluded.tags, importance = excluded.importance,
+                 details = excluded.details, updated_at = excluded.updated_at
+               RETURNING id""",
+            (
+                str(uuid.uuid4()),
+                external_id,
+                summary,
+                content,
+                type.strip(),
+                json.dumps(_norm_tags(tags), ensure_ascii=False),
+                importance,
+                None if details is None else json.dumps(details, ensure_ascii=False, sort_keys=True),
+                iso(created_ts),
+                created_ts,
+                iso(now),
+            ),
+        ).fetchone()
+        return str(row[0])
+
+    def recall(self, query: str, k: int = 5, filters: dict[str, Any] | None = None) -> list[Memory]:
+        """The `k` best matches for `query`, best first (see the module doc for the score).
+
+        filters: `type` (a type or a list), `tags` (any of them; `tags_match: "all"` for
+        all), `importance_gte` or `importance: {"gte": x}`, `created_after`/`created_before`
+        (ISO 8601). `trust_tier` is accepted and ignored (every local memory is trusted).
+        """
+        expr = match_expression(query or "")
+        if not expr or k <= 0:
+            return []
+        where, params = self._filters(filters or {})
+        # BM25 over every match is the cost (≈1.3 µs a row); only the best `cap` text matches
+        # are joined and re-ranked. With filters the cap is wider, and if the filters then
+        # leave fewer than k, the query runs again uncapped, so a filter never hides a match.
+        cap = (CANDIDATES_FILTERED if where else CANDIDATES) + 20 * int(k)
+        rows = self._ranked(expr, where, params, int(k), cap)
+        if where and len(rows) < k:
+            rows = self._ranked(expr, where, params, int(k), -1)
+        return [_memory(r, float(r["score"])) for r in rows]
+
+    def _ranked(self, expr: str, where: str, params: list[Any], k: int, cap: int) -> list[sqlite3.Row]:
+        sql = f"""
+            WITH hits AS (
+                SELECT rowid AS n, bm25(memories_fts, ?, ?, ?) AS b FROM memories_fts
+                WHERE memories_fts MATCH ? ORDER BY b LIMIT ?
+            )
+            SELECT m.*, -hits.b
+                     * (0.5 + m.importance)
+                     * (0.8 + 0.2 / (1.0 + max(0.0, ? - m.created_ts) / ?)) AS score
+            FROM hits JOIN memories m ON m.n = hits.n
+            WHERE 1 {where}
+            ORDER BY score DESC, m.n DESC
+            LIMIT ?"""
+        args = [*BM25_WEIGHTS, expr, cap, self._now(), RECENCY_HALF_DAYS * 86400.0, *params, k]
+        with self._read() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def _filters(self, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        known = {"type", "tags", "tags_match", "importance_gte", "importance", "trust_tier",
+                 "created_after", "created_before"}  # fmt: skip
+        unknown = sorted(set(filters) - known)
+        if unknown:
+            raise MemoryStoreError(f"unknown recall filter: {', '.join(unknown)}")
+        kind = filters.get("type")
+        if kind:
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            clauses.append(f"m.type IN ({', '.join('?' * len(kinds))})")
+            params += kinds
+        tags = _norm_tags(filters.get("tags"))
+        if tags:
+            marks = ", ".join("?" * len(tags))
+            if filters.get("tags_match") == "all":
+                clauses.append(
+                    f"(SELECT count(DISTINCT value) FROM json_each(m.tags) WHERE value IN ({marks})) = ?"
+                )
+                params += [*tags, len(tags)]
+            else:
+                clauses.append(f"EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value IN ({marks}))")
+                params += tags
+        gte = filters.get("importance_gte")
+        imp = filters.get("importance")
+        if gte is None and isinstance(imp, dict):
+            gte = imp.get("gte")
+        if gte is not None:
+            clauses.append("m.importance >= ?")
+            params.append(float(gte))
+        for name, op in (("created_after", ">="), ("created_before", "<")):
+            if filters.get(name):
+                try:
+                    params.append(parse_time(str(filters[name])))
+                except ValueError:
+                    raise MemoryStoreError(f"filter {name}: not an ISO 8601 time") from None
+                clauses.append(f"m.created_ts {op} ?")
+        return "".join(f" AND {c}" for c in clauses), params
+
+    def reference(self, id: str) -> Memory | None:
+        """The memory with this id (or external id), or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM memories WHERE id = ? OR external_id = ? LIMIT 1", (id, id)
+            ).fetchone()
+        return _memory(row, 0.0) if row else None
+
+    def forget(self, id: str) -> bool:
+        """Delete a memory and its edges. False when there was none."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM memories WHERE id = ?", (id,)).rowcount > 0
+
+    def iter_memories(self, page: int = 500) -> Iterator[Memory]:
+        """Every memory, oldest first (for export). Reads in pages; never holds the lock
+        between pages."""
+        last_ts, last_n = float("-inf"), -1
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    """SELECT * FROM memories WHERE (created_ts, n) > (?, ?)
+                       ORDER BY created_ts, n LIMIT ?""",
+                    (last_ts, last_n, page),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _memory(row, 0.0)
+            last_ts, last_n = rows[-1]["created_ts"], rows[-1]["n"]
+
+    # ---------------------------------------------------------------- graph and feedback
+
+    def link(self, src: str, dst: str, edge_type: str = "related_to", weight: float = 1.0) -> None:
+        """Add or strengthen the edge src → dst (upsert keeping the larger weight, 0..3)."""
+        if src == dst:
+            raise MemoryStoreError("cannot link a memory to itself")
+        if not 0.0 <= float(weight) <= MAX_EDGE_WEIGHT:
+            raise MemoryStoreError(f"edge weight must be between 0 and {MAX_EDGE_WEIGHT:g}, not {weight}")
+        with self.transaction() as conn:
+            found = {r[0] for r in conn.execute("SELECT id FROM memories WHERE id IN (?, ?)", (src, dst))}
+            for end in (src, dst):
+                if end not in found:
+                    raise MemoryStoreError(f"cannot link: no memory with id {end}")
+            conn.execute(
+                """INSERT INTO edges (src, dst, edge_type, weight, created_at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT(src, dst) DO UPDATE SET
+                     edge_type = excluded.edge_type, weight = max(edges.weight, excluded.weight)""",
+                (src, dst, edge_type, float(weight), iso(self._now())),
+            )
+
+    def explore(self, id: str, depth: int = 2) -> list[Related]:
+        """Memories reachable from `id` within `depth` hops, in either edge direction.
+
+        Breadth-first: each memory is reported once, at its smallest hop, through its
+        strongest edge from the previous level; results are ordered by hop, then weight.
+        """
+        depth = max(0, min(int(depth), MAX_EXPLORE_DEPTH))
+        out: list[Related] = []
+        with self._read() as conn:
+            if not conn.execute("SELECT 1 FROM memories WHERE id = ?", (id,)).fetchone():
+                return []
+            seen = {id}
+            frontier: list[tuple[str, tuple[str, ...]]] = [(id, (id,))]
+            for hop in range(1, depth + 1):
+                best: dict[str, tuple[float, str, tuple[str, ...]]] = {}
+                for node, path in frontier:
+                    rows = conn.execute(
+                        """SELECT dst AS other, edge_type, weight FROM edges WHERE src = ?
+                           UNION ALL
+                           SELECT src AS other, edge_type, weight FROM edges WHERE dst = ?""",
+                        (node, node),
+                    ).fetchall()
+                    for row in rows:
+                        other = row["other"]
+                        if other in seen:
+                            continue
+                        weight = float(row["weight"])
+                        if other not in best or weight > best[other][0]:
+                            best[other] = (weight, row["edge_type"], (*path, other))
+                if not best:
+                    break
+                ordered = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+                summaries = dict(
+                    conn.execute(
+                        f"SELECT id, summary FROM memories WHERE id IN ({', '.join('?' * len(best))})",
+                        list(best),
+                    ).fetchall()
+                )
+                frontier = []
+                for other, (weight, edge_type, path) in ordered:
+                    seen.add(other)
+                    out.append(Related(other, summaries.get(other, ""), hop, weight, edge_type, path))
+                    frontier.append((other, path))
+        return out
+
+    def feedback(self, id: str, helpful: bool) -> None:
+        """Nudge importance: helpful moves it 10% of the way to 1, unhelpful 10% toward 0."""
+        factor = 0.1
+        with self.transaction() as conn:
+            sql = (
+                "UPDATE memories SET importance = min(1.0, importance + ? * (1.0 - importance)) WHERE id = ?"
+                if helpful
+                else "UPDATE memories SET importance = max(0.0, importance - ? * importance) WHERE id = ?"
+            )
+            if conn.execute(sql, (factor, id)).rowcount == 0:
+                raise MemoryStoreError(f"feedback: no memory with id {id}")
+
+    # ---------------------------------------------------------------- state lane
+
+    def set_state(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store a JSON value under `key`; with `ttl` seconds it expires. None deletes."""
+        with self.transaction() as conn:
+            self._put_state(conn, key, value, ttl)
+
+    def _put_state(self, conn: sqlite3.Connection, key: str, value: Any, ttl: float | None) -> None:
+        if not key:
+            raise MemoryStoreError("a state key must be non-empty")
+        if value is None:
+            conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            return
+        now = self._now()
+        if ttl is not None and ttl <= 0:
+            raise MemoryStoreError(f"state ttl must be positive, not {ttl}")
+        try:
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise MemoryStoreError(f"state {key!r}: value is not JSON-serialisable ({exc})") from None
+        conn.execute("DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+        conn.execute(
+            """INSERT INTO state (key, value, expires_at, updated_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                 expires_at = excluded.expires_at, updated_at = excluded.updated_at""",
+            (key, text, None if ttl is None else now + float(ttl), iso(now)),
+        )
+
+    def get_state(self, key: str) -> Any | None:
+        """The value under `key`, or None when absent or expired."""
+        with self._read() as conn:
+            return self._get_state(conn, key)
+
+    def _get_state(self, conn: sqlite3.Connection, key: str) -> Any | None:
+        row = conn.execute(
+            "SELECT value FROM state WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (key, self._now()),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def delete_state(self, key: str) -> bool:
+        """Remove `key`. False when it was absent (or already expired)."""
+        with self.transaction() as conn:
+            live = self._get_state(conn, key) is not None
+            conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            return live
+
+    def list_states(self, prefix: str = "") -> dict[str, Any]:
+        """Every live state whose key starts with `prefix`, by key."""
+        with self._read() as conn:
+            rows = conn.execute(
+                """SELECT key, value FROM state WHERE substr(key, 1, ?) = ?
+                   AND (expires_at IS NULL OR expires_at > ?) ORDER BY key""",
+                (len(prefix), prefix, self._now()),
+            ).fetchall()
+        return {r["key"]: json.loads(r["value"]) for r in rows}
+
+    def update_state(self, key: str, fn: Callable[[Any | None], Any | None], ttl: float | None = None) -> Any:
+        """Atomically replace the value under `key` with `fn(current)` (None deletes it).
+
+        Runs under BEGIN IMMEDIATE, so concurrent processes serialise; if `fn` raises,
+        nothing changes and the exception propagates. Returns the new value.
+        """
+        with self.transaction() as conn:
+            new = fn(self._get_state(conn, key))
+            self._put_state(conn, key, new, ttl)
+            return new
+
+    # ---------------------------------------------------------------- outbox
+
+    def outbox_add(self, op: str, payload: dict[str, Any], external_id: str) -> int:
+        """Queue a write for the Cloud; returns the item id."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO outbox (op, payload, external_id, created_at) VALUES (?, ?, ?, ?)",
+                (op, json.dumps(payload, ensure_ascii=False, sort_keys=True), external_id, iso(self._now())),
+            )
+            return int(cur.lastrowid or 0)
+
+    def outbox_pending(self) -> list[OutboxItem]:
+        """Queued writes, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+        return [
+            OutboxItem(r["id"], r["op"], json.loads(r["payload"]), r["external_id"], r["created_at"])
+            for r in rows
+        ]
+
+    def outbox_done(self, item_id: int) -> None:
+        """Drop a delivered item."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+
+    # ---------------------------------------------------------------- maintenance
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it."""
+        with self._read() as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def snapshot(self, dest: str | os.PathLike[str]) -> Path:
+        """Write a consistent, self-contained copy of the database to `dest` (atomically)."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            with self._read() as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                conn.execute("VACUUM INTO ?", (str(tmp),))
+            os.replace(tmp, dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return dest
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and sizes for `memory stats`."""
+        with self._read() as conn:
+            now = self._now()
+            one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
+            by_type = dict(
+                conn.execute(
+                    "SELECT type, count(*) FROM memories GROUP BY type ORDER BY count(*) DESC, type"
+                ).fetchall()
+            )
+            stats = {
+                "backend": "local",
+                "path": str(self.path),
+                "schema_version": one("SELECT max(version) FROM schema_version"),
+                "count": one("SELECT count(*) FROM memories"),
+                "by_type": by_type,
+                "edges": one("SELECT count(*) FROM edges"),
+                "states": one("SELECT count(*) FROM state WHERE expires_at IS NULL OR expires_at > ?", now),
+                "savepoints": one("SELECT count(*) FROM savepoints"),
+                "outbox_pending": one("SELECT count(*) FROM outbox"),
+                "oldest": one("SELECT min(created_at) FROM memories"),
+                "newest": one("SELECT max(created_at) FROM memories"),
+            }
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        stats["db_bytes"] = size
+        return stats
+
+
+def _memory(row: sqlite3.Row, score: float) -> Memory:
+    details = row["details"]
+    return Memory(
+        id=row["id"],
+        summary=row["summary"],
+        content=row["content"],
+        type=row["type"],
+        tags=tuple(json.loads(row["tags"])),
+        importance=float(row["importance"]),
+        score=score,
+        created_at=row["created_at"],
+        details=json.loads(details) if details else None,
+    )
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        if tables:
+            raise MemoryStoreError(
+                f"{path}: an SQLite database, but not a kagura-engineer memory store",
+                hint="point local_memory_path or KAGURA_MEMORY_DB at another file",
+            )
+        return 0
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION in one transaction (a kill rolls it back)."""
+    if _schema_version(conn, path) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _schema_version(conn, path)  # another process may have migrated meanwhile
+        if current > SCHEMA_VERSION:
+            raise MemoryStoreError(
+                f"{path}: memory database has schema version {current}, newer than this "
+                f"kagura-engineer understands ({SCHEMA_VERSION})",
+                hint="upgrade kagura-engineer",
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+        if current < SCHEMA_VERSION:
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def local_path(config: Config) -> Path:
+    """Where the local store lives: $KAGURA_MEMORY_DB, else `local_memory_path` (cwd-relative)."""
+    env = os.environ.get(ENV_PATH, "").strip()
+    if env:
+        return Path(env).expanduser().absolute()
+    return config.resolve(config.local_memory_path)
+
+
+def open_local(config: Config, *, warn: Callable[[str], None] | None = None) -> LocalMemory:
+    """The local store named by the config (or $KAGURA_MEMORY_DB), opened."""
+    return LocalMemory(local_path(config), warn=warn)
