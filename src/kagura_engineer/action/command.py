@@ -1,0 +1,641 @@
+"""`kagura-engineer action`: one GitHub Actions job, from the event to outputs and exit code.
+
+    masks → inputs → safe.directory → decide → gates (permission, credentials) → progress
+    comment → memory cache restore → dispatch (the seam) → finish comment → cache save →
+    outputs + step summary (always, in `finally`) → exit code of the command (skip: 0)
+
+Exit codes: the dispatched command's (0 ok · 1 failed · 2 blocked/busy/config · 3 internal ·
+130 cancelled); 0 for a skip or a refusal; 2 for bad inputs or repo.yaml. `--post` runs
+the post step instead (see `post.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from kagura_engineer.action.dispatch import Dispatcher, Outcome
+    from kagura_engineer.action.event import Event
+    from kagura_engineer.action.inputs import Inputs
+    from kagura_engineer.action.intent import Intent
+    from kagura_engineer.action.io import ActionIO
+    from kagura_engineer.config import Config
+
+OUTPUTS = ("status", "intent", "pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint")
+MODEL_COMMANDS = ("run", "review", "goal")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--post", action="store_true",
+        help="the post step: finish an interrupted job's progress comment and save the memory cache",
+    )  # fmt: skip
+
+
+def main(args: argparse.Namespace) -> int:
+    if getattr(args, "post", False):
+        from kagura_engineer.action.post import run_post
+
+        return run_post()
+    return run_action(config=getattr(args, "config", None), json_out=getattr(args, "json", False))
+
+
+@dataclass
+class Report:
+    """What the job tells the workflow: outputs, summary line, exit code."""
+
+    intent: str = "error"
+    status: str = "failed"
+    reason: str = ""
+    exit_code: int = 1
+    pr_number: Any = None
+    pr_url: Any = None
+    verdict: Any = None
+    cost_usd: Any = None
+    matrix: Any = None
+    savepoint: Any = None
+
+    def outputs(self) -> dict[str, str]:
+        import json
+
+        values = {name: getattr(self, name) for name in OUTPUTS}
+        if values["matrix"] is not None and not isinstance(values["matrix"], str):
+            values["matrix"] = json.dumps(values["matrix"], separators=(",", ":"))
+        return {k: "" if v is None else str(v) for k, v in values.items()}
+
+
+@dataclass
+class Progress:
+    """The sticky comment this job owns (if its intent has an issue or PR to show it on)."""
+
+    comment: Any  # github.progress.ProgressComment
+    state: Any  # github.progress.ProgressState
+    number: int
+    posted: str = ""  # the body we last wrote, to notice a command taking over
+
+
+def run_action(
+    environ: MutableMapping[str, str] | None = None,
+    dispatcher: Dispatcher | None = None,
+    out: TextIO | None = None,
+    config: str | None = None,
+    json_out: bool = False,
+) -> int:
+    """Run the Action's main step; returns the exit code. `dispatcher` is the test seam.
+
+    `config` (`-c`) is used when input `config` is empty; `json_out` prints the outputs and
+    the exit code as one JSON object at the end.
+    """
+    import signal
+    import time
+
+    from kagura_engineer.action.inputs import secret_values
+    from kagura_engineer.action.io import ActionIO
+
+    environ = os.environ if environ is None else environ
+    aio = ActionIO(environ, out)
+    for value in secret_values(environ):  # before any other line
+        aio.mask(value)
+    job = _Job(environ, aio, dispatcher, started=time.time(), cli_config=config)
+    previous = _install_sigterm()
+    try:
+        job.execute()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if json_out:
+        import json
+
+        aio.out.write(json.dumps({**job.report.outputs(), "exit_code": job.report.exit_code}) + "\n")
+    return job.report.exit_code
+
+
+def _install_sigterm() -> Any:
+    """SIGTERM (docker stop, a cancelled job) unwinds like Ctrl-C so reporting still runs."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+class _Job:
+    def __init__(self, environ: MutableMapping[str, str], aio: ActionIO, dispatcher: Dispatcher | None,
+                 started: float, cli_config: str | None = None) -> None:  # fmt: skip
+        self.environ = environ
+        self.aio = aio
+        self.dispatcher = dispatcher
+        self.started = started
+        self.cli_config = cli_config
+        self.report = Report()
+        self.inputs: Inputs | None = None
+        self.config: Config | None = None
+        self.config_path: str | None = None
+        self.event: Event | None = None
+        self.intent: Intent | None = None
+        self.gh: Any = None
+        self.progress: Progress | None = None
+        self.cache_restored = False
+        self.command_owns_comment = False
+
+    # -- the steps ----------------------------------------------------------------------
+    def execute(self) -> None:
+        from kagura_engineer.errors import KaguraError
+
+        aio = self.aio
+        aio.save_state("kagura_started", f"{self.started:.0f}")
+        try:
+            self._prepare()
+            if self.intent is not None and not self.intent.skipped and self._gate():
+                self._work()
+        except KaguraError as exc:
+            self._failed(exc.message, exc.hint, exc.exit_code, code=exc.code)
+        except KeyboardInterrupt:
+            self._failed("the job was cancelled (SIGTERM/SIGINT) before kagura-engineer finished", None, 130)
+        except Exception as exc:  # a bug: say so, keep reporting
+            import traceback
+
+            from kagura_engineer.proc import redact
+
+            aio.log(redact(traceback.format_exc()))
+            self._failed(f"internal error: {type(exc).__name__}: {exc}", "please report this with the log", 3)
+        finally:
+            self._finish()
+
+    def _prepare(self) -> None:
+        from dataclasses import replace
+
+        from kagura_engineer.action.event import parse_event
+        from kagura_engineer.action.inputs import parse_inputs
+        from kagura_engineer.action.intent import decide
+
+        aio = self.aio
+        with aio.group("inputs"):
+            inputs = parse_inputs(self.environ)
+            if self.cli_config and not inputs.config:
+                inputs = replace(inputs, config=self.cli_config)
+            self.inputs = inputs
+            self._export_secrets(inputs)
+            aio.log(f"command={inputs.command} label={inputs.label} trigger_phrase={inputs.trigger_phrase} "
+                    f"memory_backend={inputs.memory_backend} cache={str(inputs.cache).lower()}")  # fmt: skip
+            ensure_safe_directory(self.environ, aio)
+        with aio.group("decide"):
+            self.config, self.config_path = effective_config(inputs, self.environ, aio)
+            event = self.event = parse_event(self.environ)
+            intent = self.intent = decide(event, inputs, self.config)
+            self.report.intent = intent.label()
+            self.report.reason = intent.reason
+            who = f" by {event.actor.login}" if event.actor else ""
+            aio.log(f"event: {event.describe()}{who}")
+            aio.log(f"intent: {intent.label()} ({intent.reason})")
+        if intent.skipped:
+            self.report.status, self.report.exit_code = "skipped", 0
+            aio.notice(f"skipped: {intent.reason}", title="kagura-engineer")
+            if intent.reply_on and intent.actor:
+                self._reply(intent.reply_on, intent.reply_on_pr, intent.actor, intent.reason)
+
+    def _gate(self) -> bool:
+        """Permission, credentials, milestone resolution. False: refused (reported as skipped)."""
+        from dataclasses import replace
+
+        from kagura_engineer.action.gates import check_permission
+        from kagura_engineer.errors import NeedsUserError
+
+        aio, intent, event = self.aio, self.intent, self.event
+        assert intent is not None and event is not None and self.inputs is not None
+        with aio.group("gates"):
+            needs_api = intent.actor is not None and not intent.trusted_bot
+            repository = self._github().full_name if needs_api else (self._repository() or "this repository")
+            result = check_permission(self._github() if needs_api else None, intent.actor, repository,
+                                      intent.trusted_bot)  # fmt: skip
+            aio.log(f"permission: {result.reason}")
+            if not result.allowed:
+                self.report.status, self.report.exit_code = "skipped", 0
+                self.report.reason = f"refused: {result.reason}"
+                aio.warning(self.report.reason, title="kagura-engineer")
+                if intent.reply_on and intent.actor:
+                    why = (f"your permission on {repository} is `{result.permission}`, and it acts only for "
+                           "collaborators with write, maintain or admin permission")  # fmt: skip
+                    self._reply(intent.reply_on, intent.reply_on_pr, intent.actor, why,
+                                hint="A collaborator with write access can ask instead.")  # fmt: skip
+                return False
+            if intent.command in MODEL_COMMANDS and not self._has_model_credential():
+                raise NeedsUserError(
+                    f"{intent.command} needs a model credential, and none is set",
+                    hint="pass `anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}` "
+                    "or `claude_code_oauth_token: ${{ secrets.CLAUDE_CODE_OAUTH_TOKEN }}`",
+                )
+            if intent.command == "goal" and not intent.milestone:
+                title = nearest_due_milestone(self._github().list_milestones("open"))
+                if title is None:
+                    self.intent = replace(intent, command="skip", reason="no open milestone has a due date")
+                    self.report.intent, self.report.reason = "skip", self.intent.reason
+                    self.report.status, self.report.exit_code = "skipped", 0
+                    aio.notice(f"skipped: {self.intent.reason}", title="kagura-engineer")
+                    return False
+                self.intent = replace(intent, milestone=title)
+                self.report.intent = self.intent.label()
+                aio.log(f"nearest-due open milestone: {title!r}")
+        return True
+
+    def _work(self) -> None:
+        from kagura_engineer.action.dispatch import DispatchContext, dispatch
+
+        aio, intent, inputs = self.aio, self.intent, self.inputs
+        assert intent is not None and inputs is not None
+        self._acknowledge()
+        self._start_progress()
+        self._restore_cache()
+        ctx = DispatchContext(
+            config_path=self.config_path, base_branch=inputs.base_branch, max_usd=inputs.max_budget_usd,
+            max_turns=inputs.max_turns, draft=inputs.draft, warn=lambda m: aio.warning(m, title="kagura-engineer"),
+        )  # fmt: skip
+        dispatcher = self.dispatcher or dispatch
+        with aio.group(intent.label()):
+            with aio.commands_stopped():  # the command's output is not ours to trust
+                outcome = dispatcher(intent, ctx)
+                if outcome.stdout.strip():
+                    aio.log(outcome.stdout.rstrip())
+        self._absorb(outcome)
+
+    # -- pieces -----------------------------------------------------------------------
+    def _export_secrets(self, inputs: Inputs) -> None:
+        from kagura_engineer import proc
+
+        for name, value in inputs.secrets().items():
+            proc.register_secret(value)
+            self.environ[name] = value
+
+    def _has_model_credential(self) -> bool:
+        return any((self.environ.get(n) or "").strip() for n in
+                   ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"))  # fmt: skip
+
+    def _repository(self) -> str | None:
+        return (self.environ.get("GITHUB_REPOSITORY") or "").strip() or (
+            self.event.repository if self.event else None
+        )
+
+    def _github(self) -> Any:
+        if self.gh is None:
+            from kagura_engineer.github.client import GitHub
+
+            assert self.inputs is not None
+            self.gh = GitHub.from_env(
+                self.environ, token=self.inputs.github_token or None, repository=self._repository()
+            )
+        return self.gh
+
+    def _reply(self, number: int, is_pr: bool, actor: str, reason: str, hint: str | None = None) -> None:
+        """The one explaining reply; a failure to post it is a warning, not a failed job."""
+        from kagura_engineer.action.gates import reply_key, reply_once
+        from kagura_engineer.errors import KaguraError
+
+        try:
+            gh = self._github()
+            reply_once(gh, number, reply_key(gh.full_name, number, is_pr, actor), actor, reason, hint)
+        except KaguraError as exc:
+            self.aio.warning(f"could not reply on #{number}: {exc.message}", title="kagura-engineer")
+
+    def _acknowledge(self) -> None:
+        from kagura_engineer.errors import KaguraError
+
+        intent = self.intent
+        if intent is None or intent.comment_id is None or self.event is None or self.event.comment is None:
+            return
+        if self.event.comment.kind != "issue":
+            return
+        try:
+            self._github().react("eyes", comment_id=intent.comment_id)
+        except KaguraError as exc:
+            self.aio.warning(f"could not react to the comment: {exc.message}", title="kagura-engineer")
+
+    def _start_progress(self) -> None:
+        from kagura_engineer.github.progress import ProgressComment, ProgressState, render
+
+        intent, event, repository = self.intent, self.event, self._repository()
+        assert intent is not None and event is not None
+        if not repository:
+            return
+        owner, repo = repository.split("/", 1)
+        number, key = progress_target(intent, event, owner, repo, self.config)
+        if number is None or key is None:
+            return
+        gh = self._github()
+        title = intent.label()
+        if event.number == number and event.title:
+            title += f": {event.title}"
+        state = ProgressState.start(
+            key, ["decide", "gates", intent.command], title=title, run_url=event.run_url
+        )
+        state.set_phase("decide", "done", intent.reason)
+        state.set_phase("gates", "done")
+        state.set_phase(intent.command, "running")
+        state.step = f"{intent.label()}: starting"
+        comment = ProgressComment(gh, number, key)
+        comment.update(state, force=True)
+        self.progress = Progress(comment, state, number, posted=render(state))
+        aio = self.aio
+        for name, value in (("kagura_progress_number", number), ("kagura_progress_key", key),
+                            ("kagura_progress_title", title), ("kagura_run_url", event.run_url or ""),
+                            ("kagura_command", intent.command)):  # fmt: skip
+            aio.save_state(name, value)
+
+    def _restore_cache(self) -> None:
+        config, inputs, aio = self.config, self.inputs, self.aio
+        if config is None or inputs is None or config.memory_backend != "local" or not inputs.cache:
+            return
+        with aio.group("memory cache: restore"):
+            try:
+                from kagura_engineer.cache.carry import restore_memory
+            except ImportError:  # TODO(lead): remove once cache.carry lands (issue E)
+                aio.log(
+                    "the Actions cache carrier is not in this version; local memory starts from the workspace"
+                )
+                return
+            from kagura_engineer.errors import KaguraError
+
+            try:
+                result = restore_memory(config, self.environ)
+            except KaguraError as exc:
+                aio.warning(f"memory cache restore failed: {exc.message}", title="memory cache")
+                return
+            if getattr(result, "warning", None):
+                aio.warning(str(result.warning), title="memory cache")
+            self.cache_restored = True
+            aio.save_state("kagura_cache_restored", "1")
+
+    def _save_cache(self) -> None:
+        if not self.cache_restored or self.config is None:
+            return
+        with self.aio.group("memory cache: save"):
+            from kagura_engineer.errors import KaguraError
+
+            try:
+                from kagura_engineer.cache.carry import save_memory
+
+                result = save_memory(self.config, self.environ)
+            except ImportError:  # TODO(lead): remove once cache.carry lands (issue E)
+                return
+            except KaguraError as exc:
+                self.aio.warning(f"memory cache save failed: {exc.message}", title="memory cache")
+                return
+            if getattr(result, "warning", None):
+                self.aio.warning(str(result.warning), title="memory cache")
+            self.aio.save_state("kagura_cache_saved", "1")
+
+    def _absorb(self, outcome: Outcome) -> None:
+        """The command's result becomes the report (and, if it left it, the comment's end)."""
+        report, intent, data = self.report, self.intent, outcome.data or {}
+        assert intent is not None
+        report.exit_code = outcome.exit_code
+        report.status = outcome.status
+        for name in ("pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint"):
+            if data.get(name) is not None:
+                setattr(report, name, data[name])
+        if report.savepoint is None and self.progress is not None and intent.command in MODEL_COMMANDS:
+            report.savepoint = self.progress.state.key
+        if outcome.exit_code == 130:
+            report.reason = "the job was cancelled (SIGTERM/SIGINT) while the command ran"
+        elif outcome.error:
+            report.reason = outcome.error + (f" ({outcome.hint})" if outcome.hint else "")
+        elif outcome.exit_code != 0:
+            failed = [str(c.get("name")) for c in data.get("checks") or [] if isinstance(c, dict)
+                      and c.get("status") == "FAIL"]  # fmt: skip
+            detail = (
+                data.get("reason")
+                or data.get("summary")
+                or (f"failed checks: {', '.join(failed)}" if failed else "")
+            )
+            report.reason = f"{intent.command} exited {outcome.exit_code}" + (f": {detail}" if detail else "")
+        else:
+            report.reason = str(data.get("reason") or data.get("summary") or intent.reason)
+        if outcome.error:
+            self.aio.error(report.reason, title=f"kagura-engineer {intent.command}")
+        # a command that printed its result and edited the comment itself owns its ending
+        if self.progress is not None and outcome.data is not None:
+            current = self._current_comment_body()
+            self.command_owns_comment = current is not None and current != self.progress.posted
+
+    def _current_comment_body(self) -> str | None:
+        from kagura_engineer.errors import KaguraError
+
+        progress = self.progress
+        assert progress is not None
+        try:
+            found = self._github().find_comment(progress.number, progress.comment.marker)
+        except KaguraError:
+            return None
+        return None if found is None else str(found.get("body") or "")
+
+    def _failed(self, message: str, hint: str | None, exit_code: int, code: str | None = None) -> None:
+        from kagura_engineer.proc import redact
+
+        report = self.report
+        report.status = "failed"
+        report.exit_code = exit_code
+        report.reason = redact(message) + (f" ({redact(hint)})" if hint else "")
+        title = "kagura-engineer" + (f" [{code}]" if code else "")
+        self.aio.error(report.reason, title=title)
+
+    def _finish(self) -> None:
+        """Always: finish the comment, save the cache, write outputs and the step summary."""
+        from kagura_engineer.errors import KaguraError
+
+        aio, report = self.aio, self.report
+        final = None
+        try:
+            if self.progress is not None and not self.command_owns_comment:
+                final = self._final_state()
+                self.progress.comment.finish(final)
+        except KaguraError as exc:
+            aio.warning(f"could not finish the progress comment: {exc.message}", title="kagura-engineer")
+        try:
+            self._save_cache()
+        except Exception as exc:  # the cache must never hide the result
+            aio.warning(f"memory cache save failed: {type(exc).__name__}: {exc}", title="memory cache")
+        with aio.group("outputs"):
+            outputs = report.outputs()
+            for name, value in outputs.items():
+                aio.set_output(name, value)
+                aio.log(f"{name}={value}")
+        aio.write_summary(self._summary(final, outputs))
+        aio.save_state("kagura_done", "1")
+
+    def _final_state(self) -> Any:
+        progress, report, intent = self.progress, self.report, self.intent
+        assert progress is not None and intent is not None
+        state = progress.state
+        command_ok = report.exit_code == 0
+        state.set_phase(intent.command, "done" if command_ok else "failed",
+                        "" if command_ok else report.reason)  # fmt: skip
+        state.status = (
+            report.status if report.status != "shipped" or intent.command != "review" else "reviewed"
+        )
+        if intent.command == "doctor" and command_ok:
+            state.status = "shipped"
+        state.step = ""
+        state.reason = None if command_ok else report.reason
+        state.pr_number = _int_or_none(report.pr_number)
+        state.pr_url = report.pr_url
+        state.verdict = report.verdict
+        try:
+            state.cost_usd = float(report.cost_usd) if report.cost_usd is not None else None
+        except (TypeError, ValueError):
+            state.cost_usd = None
+        if not command_ok:
+            state.resume = resume_hint(intent)
+        return state
+
+    def _summary(self, final: Any, outputs: dict[str, str]) -> str:
+        from kagura_engineer.github.progress import ProgressState, render_summary
+        from kagura_engineer.proc import redact
+
+        report = self.report
+        parts: list[str] = []
+        if final is not None:
+            parts.append(render_summary(final))
+        elif report.status == "skipped" or self.progress is None:
+            repo = (self.event.repository if self.event else None) or "repository"
+            state = ProgressState(key=f"action/{repo}", title=report.intent, status=report.status,
+                                  reason=report.reason or None)  # fmt: skip
+            parts.append(render_summary(state))
+        event = self.event.describe() if self.event else "(not read)"
+        rows = "\n".join(f"| `{k}` | {redact(v).replace('|', '&#124;').replace(chr(10), ' ') or '—'} |"
+                         for k, v in outputs.items())  # fmt: skip
+        parts.append(f"\n**kagura-engineer action** · event `{event}` · exit code {report.exit_code}\n\n"
+                     f"| output | value |\n|---|---|\n{rows}\n")  # fmt: skip
+        return "\n".join(parts)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and str(value).strip() else None
+    except (TypeError, ValueError):
+        return None
+
+
+def resume_hint(intent: Intent) -> str:
+    if intent.command == "run":
+        return "comment `/kagura resume` on the issue or re-run the workflow; finished phases are kept"
+    if intent.command == "review":
+        return "comment `/kagura review` (or `/kagura fix`) on the pull request, or re-run the workflow"
+    return "re-run the workflow"
+
+
+def progress_target(
+    intent: Intent, event: Event, owner: str, repo: str, config: Config | None
+) -> tuple[int | None, str | None]:
+    """The issue/PR the progress comment goes on, and its savepoint key (None: no comment)."""
+    from kagura_engineer.github.progress import progress_key
+
+    if intent.command == "run" and intent.issue:
+        return intent.issue, progress_key("run", owner, repo, f"issue-{intent.issue}")
+    if intent.command == "review" and intent.pr:
+        return intent.pr, progress_key("review", owner, repo, f"pr-{intent.pr}")
+    if intent.command == "goal" and intent.milestone and config is not None and config.goal.tracking_issue:
+        return config.goal.tracking_issue, progress_key("goal", owner, repo, intent.milestone)
+    if intent.command == "doctor" and event.number:
+        kind = "pr" if event.is_pull_request else "issue"
+        return event.number, progress_key("doctor", owner, repo, f"{kind}-{event.number}")
+    return None, None
+
+
+def nearest_due_milestone(milestones: list[dict]) -> str | None:
+    """The title of the open milestone with the earliest due date (None when none has one)."""
+    dated = [m for m in milestones if m.get("due_on") and m.get("state", "open") == "open" and m.get("title")]
+    if not dated:
+        return None
+    return str(min(dated, key=lambda m: (str(m["due_on"]), int(m.get("number") or 0)))["title"])
+
+
+def ensure_safe_directory(environ: MutableMapping[str, str], aio: ActionIO) -> None:
+    """`git config --global --add safe.directory $GITHUB_WORKSPACE`, once (actions/runner#2033)."""
+    from kagura_engineer import proc
+
+    workspace = (environ.get("GITHUB_WORKSPACE") or "").strip()
+    if not workspace:
+        return
+    current = proc.run(["git", "config", "--global", "--get-all", "safe.directory"], timeout=15)
+    if current.returncode == 127:
+        aio.warning(
+            "git is not installed; kagura-engineer needs it for run and review", title="kagura-engineer"
+        )
+        return
+    entries = current.stdout.splitlines()
+    if workspace in entries or "*" in entries:
+        return
+    proc.run(["git", "config", "--global", "--add", "safe.directory", workspace], timeout=15).check(
+        "git config --global --add safe.directory"
+    )
+    aio.log(f"git: marked {workspace} as a safe directory")
+
+
+def resolve_backend(
+    inputs: Inputs, config: Config, environ: MutableMapping[str, str], aio: ActionIO | None
+) -> str:
+    """Input `memory_backend`: cloud/local as given; auto = repo.yaml's, or local without a Cloud key."""
+    if inputs.memory_backend in ("cloud", "local"):
+        return inputs.memory_backend
+    if config.memory_backend == "cloud" and not (
+        inputs.kagura_api_key or (environ.get("KAGURA_API_KEY") or "").strip()
+    ):
+        if aio is not None:
+            aio.warning("repo.yaml asks for Memory Cloud but no kagura_api_key is set: using local memory "
+                        "carried in the Actions cache", title="memory")  # fmt: skip
+        return "local"
+    return config.memory_backend
+
+
+def effective_config(
+    inputs: Inputs, environ: MutableMapping[str, str], aio: ActionIO | None
+) -> tuple[Config, str | None]:
+    """repo.yaml with the Action's inputs applied; the path to pass as `--config` (None: defaults).
+
+    With overrides, the merged settings are written to a fresh `repo.yaml` under RUNNER_TEMP,
+    because every command reads its settings through `--config`.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from kagura_engineer.config import load_config, parse_config
+
+    base = load_config(inputs.config)
+    overrides: dict[str, Any] = {}
+    if inputs.model:
+        overrides["model"] = inputs.model
+    if inputs.allowed_tools:
+        overrides["allowed_tools"] = list(inputs.allowed_tools)
+    if inputs.base_branch:
+        overrides["base_branch"] = inputs.base_branch
+    budget: dict[str, Any] = {}
+    if inputs.max_budget_usd is not None:
+        budget["max_usd"] = inputs.max_budget_usd
+    if inputs.max_turns is not None:
+        budget["max_turns"] = inputs.max_turns
+    if inputs.timeout_minutes is not None:
+        budget["max_minutes"] = inputs.timeout_minutes
+    backend = resolve_backend(inputs, base, environ, aio)
+    if backend != base.memory_backend:
+        overrides["memory_backend"] = backend
+    if not overrides and not budget:
+        return base, inputs.config
+    data = base.model_dump(mode="json")
+    data.update(overrides)
+    data["budget"] = {**data.get("budget", {}), **budget}
+    config = parse_config(data, source=f"{base.source} + action inputs")
+    tmp_root = (environ.get("RUNNER_TEMP") or "").strip() or None
+    directory = Path(tempfile.mkdtemp(prefix="kagura-engineer-", dir=tmp_root))
+    path = directory / "repo.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config, str(path)
