@@ -1,0 +1,91 @@
+"""repo.yaml: every user error is one line naming the file and the field, exit 2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kagura_engineer.cli import main
+from kagura_engineer.config import load_config
+from kagura_engineer.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str, name: str = "repo.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_minimal_local_config_gets_documented_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "profile: team\nmemory_backend: local\n"))
+    assert cfg.profile == "team"
+    assert cfg.local_memory_path == ".kagura/memory.db"
+    assert cfg.ollama_url == "http://localhost:11434"
+    assert cfg.review.models == [] and cfg.review.max_loops == 3
+    assert cfg.branch_prefix == "kagura/" and cfg.base_branch is None and cfg.checks == []
+
+
+def test_cloud_is_the_default_backend_and_needs_ids(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, "profile: team\n"))
+    assert "workspace_id and context_id" in str(exc.value)
+    cfg = load_config(write(tmp_path, "profile: team\nworkspace_id: w\ncontext_id: c\n"))
+    assert cfg.memory_backend == "cloud"
+
+
+def test_no_file_anywhere_uses_embedded_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None)
+    assert cfg.source == "<embedded defaults>" and cfg.memory_backend == "local"
+
+
+def test_found_in_dot_kagura(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".kagura").mkdir()
+    write(tmp_path / ".kagura", "profile: nested\nmemory_backend: local\n")
+    assert load_config(None).profile == "nested"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("memory_backend: local\n", "missing required field 'profile'"),
+        ("profile: x\nmemory_backend: local\nchecks: [1\n", "line"),
+        ("profile: x\nmemory_backend: local\nmemroy_backend: local\n", "did you mean 'memory_backend'?"),
+        ("profile: x\nmemory_backend: local\nreview:\n  max_loop: 2\n", "unknown key 'review.max_loop' (did you mean 'max_loops'?)"),
+        ("profile: x\nmemory_backend: sqlite\n", "field 'memory_backend'"),
+        ("profile: x\nmemory_backend: local\nchecks: ['  ']\n", "non-empty shell command"),
+        ("- a\n- b\n", "mapping"),
+        ("profile: x\nmemory_backend: local\nbranch_prefix: ../evil\n", "field 'branch_prefix'"),
+    ],
+)
+def test_bad_files_are_one_clean_line_with_exit_2(tmp_path, capsys, text, expected):
+    path = write(tmp_path, text)
+    assert main(["doctor", "-c", path]) == 2
+    err = capsys.readouterr().err
+    first = err.splitlines()[0]
+    assert first.startswith("error[config]: ") and path in first and expected in first
+    assert "Traceback" not in err
+
+
+def test_missing_and_unreadable_files(tmp_path, capsys):
+    assert main(["doctor", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["doctor", "-c", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    if os.geteuid() != 0:  # root reads anything
+        path = write(tmp_path, "profile: x\n")
+        os.chmod(path, 0)
+        assert main(["doctor", "-c", path]) == 2
+        assert "permission denied" in capsys.readouterr().err
+
+
+def test_json_mode_reports_the_error_as_json(tmp_path, capsys):
+    import json
+
+    path = write(tmp_path, "memory_backend: local\n")
+    assert main(["doctor", "--json", "-c", path]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["error"]["code"] == "config"
