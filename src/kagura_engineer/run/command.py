@@ -1,4 +1,7 @@
-"""`kagura-engineer run <issue>`: an issue becomes a pull request."""
+"""`kagura-engineer run <issue>`: an issue becomes a pull request.
+
+Exit 0 shipped · 1 failed · 2 blocked (red, needs a person) or busy (another job holds it).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,35 @@ import argparse
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("issue", type=int, help="issue number")
     parser.add_argument("--base", metavar="BRANCH", help="base branch (default: repo.yaml base_branch, else the default branch)")
-    parser.add_argument("--max-usd", type=float, metavar="USD", help="stop before spending more than this")
-    parser.add_argument("--max-turns", type=int, metavar="N", help="stop before this many model turns")
+    parser.add_argument("--max-usd", type=float, metavar="USD", help="stop before spending more than this (default: budget.max_usd)")
+    parser.add_argument("--max-turns", type=int, metavar="N", help="stop before this many model turns (default: budget.max_turns)")
     parser.add_argument("--no-remember", action="store_true", help="do not write the outcome to memory")
     parser.add_argument("--unattended", action="store_true", help="never wait for input; halt as blocked instead")
 
 
 def main(args: argparse.Namespace) -> int:
-    from kagura_engineer._pending import not_yet
+    import json
+    import os
+    import sys
 
-    return not_yet(args)
+    from kagura_engineer.run.context import build_context
+    from kagura_engineer.run.loop import RunOptions, run_issue
+
+    options = RunOptions(
+        issue=args.issue,
+        base=args.base,
+        max_usd=args.max_usd,
+        max_turns=args.max_turns,
+        remember=not args.no_remember,
+        unattended=args.unattended or os.environ.get("GITHUB_ACTIONS") == "true",
+        run_id=os.environ.get("GITHUB_RUN_ID") or None,
+    )
+    with build_context(args.config, options, live=not args.json) as ctx:
+        outcome = run_issue(ctx)
+    if args.json:
+        print(json.dumps(outcome.to_json()))
+    else:
+        where = f" → {outcome.pr_url}" if outcome.pr_url else ""
+        reason = f": {outcome.reason}" if outcome.reason else ""
+        print(f"{outcome.status} #{outcome.issue} ({outcome.verdict or 'no verdict'}){where}{reason}", file=sys.stderr)
+    return outcome.exit_code

@@ -1,0 +1,89 @@
+"""Wiring for a run: config, GitHub, memory, savepoints, the checkout and the agent.
+
+Kept apart from the phase machine so tests and the Action adapter can build the same
+context with their own stand-ins, and the CLI stays a thin shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kagura_engineer.errors import ConfigError
+from kagura_engineer.run.git import Git, GitError
+from kagura_engineer.run.loop import RunContext, RunOptions
+
+_GITHUB_URL = re.compile(r"[:/](?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def repository_from_origin(git: Git) -> str | None:
+    """`owner/repo` parsed from origin's URL (https or ssh form), else None."""
+    try:
+        url = git.origin_url()
+    except GitError:
+        return None
+    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return None  # a local path, not a GitHub remote
+    match = _GITHUB_URL.search(url)
+    return f"{match['owner']}/{match['repo']}" if match else None
+
+
+def checkout_root(cwd: Path | None = None) -> Git:
+    here = Git(cwd or Path.cwd())
+    try:
+        return Git(here.toplevel())
+    except GitError:
+        raise ConfigError(
+            "not inside a git checkout", hint="run from your repository's working tree (its origin is pushed to)"
+        ) from None
+
+
+def run_url() -> str | None:
+    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+    return None
+
+
+@contextmanager
+def build_context(config_path: str | None, options: RunOptions, live: bool = True) -> Iterator[RunContext]:
+    """Open everything a run needs; closes the memory backend on the way out."""
+    from kagura_engineer.config import load_config
+    from kagura_engineer.github.client import GitHub
+    from kagura_engineer.github.progress import ProgressComment
+    from kagura_engineer.memory.base import open_memory
+    from kagura_engineer.memory.savepoint import SavepointStore
+    from kagura_engineer.run.agent import drive_agent
+    from kagura_engineer.run.report import PhaseLines, RunProgress
+
+    config = load_config(config_path)
+    repo = checkout_root()
+    repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_origin(repo)
+    if not repository:
+        raise ConfigError(
+            "cannot tell which GitHub repository this is",
+            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
+        )
+    gh = GitHub.from_env(repository=repository)
+    memory = open_memory(config)
+    try:
+        store = SavepointStore(memory)
+        key = f"run/{gh.owner}/{gh.repo}/issue-{options.issue}"
+        comment = ProgressComment(gh, options.issue, key)
+        progress = RunProgress(comment, run_url(), os.environ.get("GITHUB_STEP_SUMMARY"))
+        yield RunContext(
+            config=config,
+            options=options,
+            gh=gh,
+            memory=memory,
+            store=store,
+            repo=repo,
+            agent=drive_agent,
+            on_phase=PhaseLines() if live else (lambda name, state: None),
+            progress=progress,
+        )
+    finally:
+        memory.close()
