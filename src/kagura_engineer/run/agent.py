@@ -306,8 +306,9 @@ def drive_agent(
         allowed=allowed_tools, mcp_config=getattr(config, "memory_mcp_config", None),
     )  # fmt: skip
     result = _run_stream(argv, cwd, extra, passthrough, max_usd, max_turns, max_minutes, on_session, on_event)
-    if resume and result.raw is None and result.stopped_by is None:
-        # the session is not on this machine (a new job): start over in a fresh session
+    if resume and result.status == "error" and result.stopped_by is None and not result.turns:
+        # the session cannot be resumed (a new job on another machine, or killed before its
+        # transcript was written): start over in a fresh session
         argv = [a for i, a in enumerate(argv) if a != "--resume" and (i == 0 or argv[i - 1] != "--resume")]
         result = _run_stream(argv, cwd, extra, passthrough, max_usd, max_turns, max_minutes, on_session, on_event)
     return result

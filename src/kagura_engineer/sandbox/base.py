@@ -156,6 +156,7 @@ class StandIn:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._kill: tuple[int, int, str] | None = None  # (k, pgid, when)
+        self._kill_tree = False
         self._count = 0
         self.killed_at: int | None = None
 
@@ -202,16 +203,19 @@ class StandIn:
         with self.lock:
             self.faults.clear()
 
-    def kill_on(self, k: int, pgid: int, when: str = "after") -> None:
+    def kill_on(self, k: int, pgid: int, when: str = "after", tree: bool = False) -> None:
         """SIGKILL process group `pgid` on the k-th request from now (1-based).
 
         when="before": the request never takes effect. when="after": it takes effect and
         the reply is sent, then the group dies (so the killed job never acts on it).
+        tree=True: `pgid` is the job's pid, and every descendant dies with it, whatever
+        process group it runs in (as when a runner cancels a job's container).
         """
         if when not in ("before", "after"):
             raise ValueError("when must be 'before' or 'after'")
         with self.lock:
             self._kill = (self._count + k, pgid, when)
+            self._kill_tree = tree
 
     def disarm(self) -> None:
         with self.lock:
@@ -272,7 +276,37 @@ class StandIn:
         with self.lock:
             self._kill = None
             self.killed_at = number
+            tree = self._kill_tree
+        groups = {pgid}
+        if tree:
+            for pid in descendants(pgid):
+                try:
+                    groups.add(os.getpgid(pid))
+                except ProcessLookupError:
+                    pass
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def descendants(root: int) -> list[int]:
+    """Every live descendant of `root`, from /proc (children first seen, then theirs)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
