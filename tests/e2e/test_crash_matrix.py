@@ -18,7 +18,7 @@ import pytest
 from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
 from kagura_engineer.sandbox.github import GitHubStandIn
 
-from .conftest import TOKEN, E2E, claude_binary
+from .conftest import E2E, TOKEN, claude_binary
 
 pytestmark = pytest.mark.e2e
 CHECK = "grep -q hi hello.txt"
