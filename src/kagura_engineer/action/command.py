@@ -418,8 +418,10 @@ class _Job:
             report.reason = f"{intent.command} exited {outcome.exit_code}" + (f": {detail}" if detail else "")
         else:
             report.reason = str(data.get("reason") or data.get("summary") or intent.reason)
-        if outcome.error:
-            self.aio.error(report.reason, title=f"kagura-engineer {intent.command}")
+        if outcome.error or outcome.exit_code not in (0, 130):
+            # blocked/busy (2) is a warning-worthy halt, anything else an error; both annotated
+            annotate = self.aio.warning if outcome.exit_code == 2 and not outcome.error else self.aio.error
+            annotate(report.reason, title=f"kagura-engineer {intent.command}")
         # a command that printed its result and edited the comment itself owns its ending
         if self.progress is not None and outcome.data is not None:
             current = self._current_comment_body()
@@ -469,6 +471,9 @@ class _Job:
                 aio.log(f"{name}={value}")
         aio.write_summary(self._summary(final, outputs))
         aio.save_state("kagura_done", "1")
+        from kagura_engineer.action.ownership import restore_ownership
+
+        restore_ownership(self.environ.get("GITHUB_WORKSPACE"))
 
     def _final_state(self) -> Any:
         progress, report, intent = self.progress, self.report, self.intent

@@ -77,6 +77,9 @@ def run_post(environ: MutableMapping[str, str] | None = None, out: TextIO | None
         aio.log("post: no progress comment to finish")
     if state.get("kagura_cache_restored") == "1" and state.get("kagura_cache_saved") != "1":
         _save_cache(environ, aio, inputs)
+    from kagura_engineer.action.ownership import restore_ownership
+
+    restore_ownership(environ.get("GITHUB_WORKSPACE"))
     return 0
 
 

@@ -98,7 +98,8 @@ class IssueRun:
         except Halt as halt:
             self._halt(halt.reason)
         except KaguraError as exc:
-            self._fail(exc.message)
+            # exit code 2 errors (no credential, no claude, a rejected memory key) need a person
+            self._fail(exc.message + (f" ({exc.hint})" if exc.hint else ""), blocked=exc.exit_code == 2)
         finally:
             self._report()
             try:
@@ -467,8 +468,8 @@ class IssueRun:
         except KaguraError as exc:
             proc_warn(f"could not record the failure in memory: {exc.message}")
 
-    def _fail(self, message: str) -> None:
-        self.outcome.status = "failed"
+    def _fail(self, message: str, blocked: bool = False) -> None:
+        self.outcome.status = "blocked" if blocked else "failed"
         self.outcome.reason = message
         if self.sp is not None:
             self.sp.data["error"] = message
