@@ -228,7 +228,7 @@ class _Job:
                     self._reply(intent.reply_on, intent.reply_on_pr, intent.actor, why,
                                 hint="A collaborator with write access can ask instead.")  # fmt: skip
                 return False
-            if intent.command in MODEL_COMMANDS and not self._has_model_credential():
+            if intent.command in MODEL_COMMANDS and not intent.plan and not self._has_model_credential():
                 raise NeedsUserError(
                     f"{intent.command} needs a model credential, and none is set",
                     hint="pass `anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}` "
@@ -354,13 +354,7 @@ class _Job:
         if config is None or inputs is None or config.memory_backend != "local" or not inputs.cache:
             return
         with aio.group("memory cache: restore"):
-            try:
-                from kagura_engineer.cache.carry import restore_memory
-            except ImportError:  # TODO(lead): remove once cache.carry lands (issue E)
-                aio.log(
-                    "the Actions cache carrier is not in this version; local memory starts from the workspace"
-                )
-                return
+            from kagura_engineer.cache.carry import restore_memory
             from kagura_engineer.errors import KaguraError
 
             try:
@@ -383,8 +377,6 @@ class _Job:
                 from kagura_engineer.cache.carry import save_memory
 
                 result = save_memory(self.config, self.environ)
-            except ImportError:  # TODO(lead): remove once cache.carry lands (issue E)
-                return
             except KaguraError as exc:
                 self.aio.warning(f"memory cache save failed: {exc.message}", title="memory cache")
                 return
@@ -401,6 +393,8 @@ class _Job:
         for name in ("pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint"):
             if data.get(name) is not None:
                 setattr(report, name, data[name])
+        if intent.plan and report.matrix is None and isinstance(data.get("include"), list):
+            report.matrix = {"include": data["include"]}  # `goal --plan --json` prints the matrix itself
         if report.savepoint is None and self.progress is not None and intent.command in MODEL_COMMANDS:
             report.savepoint = self.progress.state.key
         if outcome.exit_code == 130:
@@ -546,7 +540,8 @@ def progress_target(
         return intent.issue, progress_key("run", owner, repo, f"issue-{intent.issue}")
     if intent.command == "review" and intent.pr:
         return intent.pr, progress_key("review", owner, repo, f"pr-{intent.pr}")
-    if intent.command == "goal" and intent.milestone and config is not None and config.goal.tracking_issue:
+    if (intent.command == "goal" and intent.milestone and not intent.plan
+            and config is not None and config.goal.tracking_issue):
         return config.goal.tracking_issue, progress_key("goal", owner, repo, intent.milestone)
     if intent.command == "doctor" and event.number:
         kind = "pr" if event.is_pull_request else "issue"

@@ -116,8 +116,6 @@ def _save_cache(environ: MutableMapping[str, str], aio: ActionIO, inputs: Inputs
     try:
         config, _ = effective_config(inputs, environ, None)
         from kagura_engineer.cache.carry import save_memory
-    except ImportError:  # TODO(lead): remove once cache.carry lands (issue E)
-        return
     except KaguraError as exc:
         aio.warning(f"post step: {exc.message}", title="memory cache")
         return
