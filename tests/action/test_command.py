@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 
 import yaml
@@ -144,6 +145,23 @@ def test_schedule_resolves_the_nearest_due_milestone(action_env, standin):
     assert action_env.outputs()["matrix"] == '{"include":[{"issue":3}]}'
 
 
+def test_plan_mode_needs_no_model_credential_and_outputs_the_matrix(action_env, standin):
+    action_env.env.pop("INPUT_ANTHROPIC_API_KEY")
+    frontier = {"include": [{"issue": 42, "title": "Fix the login redirect", "wave": 1, "depends_on": []}]}
+    recorder = Recorder(Outcome(0, data=frontier))  # `goal --plan --json` prints the include list
+    code, log = (
+        action_env.inputs(command="goal", milestone="v1", plan="true")
+        .event("workflow_dispatch", {"inputs": {"milestone": "v1"}, "sender": {"login": "octocat", "type": "User"}})
+        .run(recorder)
+    )
+    assert code == 0, log
+    assert recorder.calls[0][0].label() == "goal 'v1' --plan"
+    outputs = action_env.outputs()
+    assert (outputs["status"], outputs["intent"]) == ("shipped", "goal 'v1' --plan")
+    assert json.loads(outputs["matrix"]) == frontier
+    assert progress_comments(standin) == []
+
+
 def test_schedule_without_dated_milestones_skips(action_env, standin):
     standin.add_milestone("undated")
     recorder = Recorder()
@@ -223,6 +241,7 @@ def test_command_argv():
     assert command_argv(Intent("review", "r", pr=7, fix=True), ctx) == ["review", "7", "--fix"]
     assert command_argv(Intent("review", "r"), ctx) == ["review", "HEAD"]
     assert command_argv(Intent("goal", "r", milestone="v1"), ctx) == ["goal", "v1", "--unattended"]
+    assert command_argv(Intent("goal", "r", milestone="v1", plan=True), ctx) == ["goal", "v1", "--plan"]
 
 
 def test_flags_a_command_lacks_are_dropped_not_fatal():

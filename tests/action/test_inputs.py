@@ -53,6 +53,7 @@ def test_types_and_lists():
     })  # fmt: skip
     assert (inputs.max_budget_usd, inputs.timeout_minutes) == (2.5, 30.0)
     assert (inputs.fix, inputs.cache, inputs.draft) == (True, False, True)
+    assert (inputs.plan, parse_inputs({"INPUT_PLAN": "true"}).plan) == (False, True)
     assert inputs.allowed_tools == ("Read", "Edit", "Bash(git:*)")
     assert inputs.allowed_bots == ("renovate[bot]", "dependabot")
     assert inputs.memory_backend == "local"
@@ -70,6 +71,7 @@ def test_types_and_lists():
         ("MAX_BUDGET_USD", "nan", "positive float"),
         ("FIX", "yes", "true or false"),
         ("CACHE", "1", "true or false"),
+        ("PLAN", "plan", "true or false"),
         ("MEMORY_BACKEND", "s3", "must be one of"),
         ("ALLOWED_BOTS", "not a login!", "not a GitHub login"),
         ("LABEL", "a,b", "one label"),

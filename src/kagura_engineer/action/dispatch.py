@@ -86,7 +86,7 @@ def command_argv(intent: Intent, ctx: DispatchContext) -> list[str]:
     elif intent.command == "goal":
         if not intent.milestone:
             raise ValueError("goal needs a resolved milestone")
-        argv = ["goal", intent.milestone, "--unattended"]
+        argv = ["goal", intent.milestone, "--plan" if intent.plan else "--unattended"]
     elif intent.command == "doctor":
         argv = ["doctor"]
     else:

@@ -83,6 +83,7 @@ class Inputs:
     timeout_minutes: float | None = None
     allowed_tools: tuple[str, ...] = ()
     fix: bool = False
+    plan: bool = False
     cache: bool = True
     draft: bool = False
 
@@ -190,6 +191,7 @@ def parse_inputs(environ: Mapping[str, str]) -> Inputs:
         timeout_minutes=_positive("timeout_minutes", get("timeout_minutes"), float),
         allowed_tools=_list(get("allowed_tools")),
         fix=_bool("fix", get("fix"), False),
+        plan=_bool("plan", get("plan"), False),
         cache=_bool("cache", get("cache"), True),
         draft=_bool("draft", get("draft"), False),
     )

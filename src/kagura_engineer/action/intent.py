@@ -56,6 +56,7 @@ class Intent:
     milestone: str | None = None
     nearest_due: bool = False  # goal: the open milestone due soonest (needs the API)
     fix: bool = False
+    plan: bool = False  # goal: only print the ready frontier as a matrix (`goal --plan`)
     resume: bool = False
     actor: str | None = None  # whose permission gates the work (None: nobody to check)
     trusted_bot: bool = False  # the actor is a bot listed in allowed_bots
@@ -79,7 +80,7 @@ class Intent:
                 "goal (nearest-due milestone)"
                 if self.nearest_due and not self.milestone
                 else f"goal {self.milestone!r}"
-            )
+            ) + (" --plan" if self.plan else "")
         return self.command
 
 
@@ -164,9 +165,9 @@ def _goal(event: Event, inputs: Inputs, config: Config, reason: str, **fields: o
         or config.goal.nightly_milestone
     )
     if milestone:
-        return Intent("goal", reason, milestone=milestone, **_who(event, inputs, **fields))
+        return Intent("goal", reason, milestone=milestone, plan=inputs.plan, **_who(event, inputs, **fields))
     return Intent("goal", reason + "; no milestone given: the open milestone due soonest", nearest_due=True,
-                  **_who(event, inputs, **fields))  # fmt: skip
+                  plan=inputs.plan, **_who(event, inputs, **fields))  # fmt: skip
 
 
 def _explicit(event: Event, inputs: Inputs, config: Config) -> Intent:
@@ -266,7 +267,8 @@ def _on_dispatch(event: Event, inputs: Inputs, config: Config) -> Intent:
     if pr:
         return Intent("review", "workflow_dispatch with pr", pr=pr, fix=inputs.fix, **_who(event, inputs))
     if milestone:
-        return Intent("goal", "workflow_dispatch with milestone", milestone=milestone, **_who(event, inputs))
+        return Intent("goal", "workflow_dispatch with milestone", milestone=milestone, plan=inputs.plan,
+                      **_who(event, inputs))  # fmt: skip
     return skip("workflow_dispatch without an issue, pr or milestone input")
 
 
