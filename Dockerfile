@@ -31,9 +31,11 @@ RUN /opt/venv/bin/pip install --no-deps --no-compile /build \
  && rm -rf /opt/venv/lib/python3*/site-packages/pip /opt/venv/lib/python3*/site-packages/setuptools
 
 FROM debian:bookworm-slim
+# apt-get clean: a base without the official image's docker-clean hook keeps every .deb
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 git gh zstd \
- && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* /usr/share/info/*
 COPY --from=claude /usr/local/bin/claude /usr/local/bin/claude
 COPY --from=venv /opt/venv /opt/venv
 COPY entrypoint.py /entrypoint.py

@@ -362,8 +362,10 @@ class _Job:
             except KaguraError as exc:
                 aio.warning(f"memory cache restore failed: {exc.message}", title="memory cache")
                 return
-            if getattr(result, "warning", None):
+            if result.warning:
                 aio.warning(str(result.warning), title="memory cache")
+            else:
+                aio.log(result.describe())
             self.cache_restored = True
             aio.save_state("kagura_cache_restored", "1")
 
@@ -380,8 +382,10 @@ class _Job:
             except KaguraError as exc:
                 self.aio.warning(f"memory cache save failed: {exc.message}", title="memory cache")
                 return
-            if getattr(result, "warning", None):
+            if result.warning:
                 self.aio.warning(str(result.warning), title="memory cache")
+            else:
+                self.aio.log(result.describe())
             self.aio.save_state("kagura_cache_saved", "1")
 
     def _absorb(self, outcome: Outcome) -> None:

@@ -69,6 +69,18 @@ class CacheResult:
     set_aside: str | None = None  # a corrupt cached DB moved here
     backup: str | None = None  # the local DB a restore replaced
 
+    def describe(self) -> str:
+        """One log line: what happened."""
+        if self.warning:
+            return self.warning
+        if self.skipped:
+            return f"memory cache {self.op} skipped: {self.skipped}"
+        if self.op == "restore":
+            if not self.hit:
+                return f"memory cache miss for {self.key} (starting from the workspace's memory)"
+            return f"memory cache hit: restored {self.matched_key} ({self.size_bytes} bytes)"
+        return f"memory cache saved as {self.key} ({self.size_bytes} bytes)" if self.hit else "memory cache: nothing saved"
+
     def to_json(self) -> dict[str, Any]:
         """The fixed fields always (null when unknown), the optional ones only when set."""
         data = asdict(self)

@@ -1,0 +1,181 @@
+"""The image, run the way the runner runs a container action.
+
+Builds the real Dockerfile (FROM a debian:bookworm-slim made locally with debootstrap, see
+build_base.sh), then runs it with the runner's layout: the workspace at /github/workspace
+owned by another uid, HOME=/github/home, the event at /github/workflow/event.json, file
+commands under /github/file_commands/, INPUT_* variables, host networking to reach the
+loopback stand-ins. Run by .ci/run after the other stages: `pytest -m container tests/container`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
+from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
+from kagura_engineer.sandbox.github import GitHubStandIn
+
+pytestmark = pytest.mark.container
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "kagura-engineer:ci"
+TOKEN = "ghs_containerSecretToken0000000000000000"
+ANTHROPIC_KEY = "sk-ant-api03-containerKey-0000000000000000"
+OWNER_UID = 1001
+
+
+def sh(*args: str, timeout: float = 1800, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **kw)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    if not shutil.which("docker"):
+        if os.environ.get("CI"):
+            pytest.fail("docker is not installed (apt-get install docker.io)")
+        pytest.skip("docker is not installed")
+    for script in ("start_dockerd.sh", "build_base.sh"):
+        out = sh("bash", str(ROOT / "tests/container" / script))
+        assert out.returncode == 0, out.stdout + out.stderr
+    start = time.monotonic()
+    out = sh("docker", "build", "--network", "host", "-t", IMAGE, str(ROOT))
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    print(f"image built in {time.monotonic() - start:.0f}s")
+    return IMAGE
+
+
+def runner_layout(tmp: Path, workspace: Path, event: dict) -> dict[str, Path]:
+    dirs = {name: tmp / name for name in ("home", "workflow", "file_commands")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    (dirs["workflow"] / "event.json").write_text(json.dumps(event))
+    for name in ("set_output_1", "step_summary_1", "save_state_1"):
+        (dirs["file_commands"] / name).write_text("")
+    subprocess.run(["chown", "-R", f"{OWNER_UID}:{OWNER_UID}", str(workspace)], check=True)
+    return dirs
+
+
+def docker_run(image: str, workspace: Path, dirs: dict[str, Path], env: dict[str, str], mounts=()) -> subprocess.CompletedProcess:
+    base_env = {
+        "HOME": "/github/home", "GITHUB_WORKSPACE": "/github/workspace", "GITHUB_ACTIONS": "true", "CI": "true",
+        "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+        "GITHUB_OUTPUT": "/github/file_commands/set_output_1",
+        "GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_1",
+        "GITHUB_STATE": "/github/file_commands/save_state_1",
+        "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1", "RUNNER_TEMP": "/github/runner_temp",
+    }  # fmt: skip
+    argv = ["docker", "run", "--rm", "--network", "host", "--workdir", "/github/workspace",
+            "-v", f"{workspace}:/github/workspace", "-v", f"{dirs['home']}:/github/home",
+            "-v", f"{dirs['workflow']}:/github/workflow", "-v", f"{dirs['file_commands']}:/github/file_commands"]  # fmt: skip
+    for host in mounts:
+        argv += ["-v", f"{host}:{host}"]
+    full = {**base_env, **env}
+    for name in full:
+        argv += ["-e", name]  # values come from the environment, never the command line
+    out = sh(*argv, image, timeout=300, env={**os.environ, **full})
+    return out
+
+
+def outputs(dirs: dict[str, Path]) -> dict[str, str]:
+    out, lines = {}, iter((dirs["file_commands"] / "set_output_1").read_text().splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delim = line.split("<<", 1)
+            value = []
+            for body in lines:
+                if body == delim:
+                    break
+                value.append(body)
+            out[name] = "\n".join(value)
+    return out
+
+
+def not_owned(workspace: Path) -> list[str]:
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(workspace):
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            if os.lstat(path).st_uid != OWNER_UID:
+                bad.append(path)
+    return bad
+
+
+def test_doctor_in_the_container(image, git_repo, tmp_path):
+    with GitHubStandIn(token=TOKEN) as github:
+        dirs = runner_layout(tmp_path, git_repo, {"inputs": {}})
+        env = {**github.env(), "GITHUB_EVENT_NAME": "workflow_dispatch", "INPUT_COMMAND": "doctor",
+               "INPUT_GITHUB_TOKEN": TOKEN, "INPUT_ANTHROPIC_API_KEY": ANTHROPIC_KEY}  # fmt: skip
+        env.pop("GITHUB_TOKEN")
+        out = docker_run(image, git_repo, dirs, env)
+    log = out.stdout + out.stderr
+    result = outputs(dirs)
+    assert result.get("intent") == "doctor", log[-3000:]
+    assert out.returncode in (0, 1) and result["status"] in ("shipped", "failed"), log[-3000:]
+    summary = (dirs["file_commands"] / "step_summary_1").read_text()
+    assert "doctor" in summary
+    assert '"claude-code"' in log and "claude 2.1.331 at /usr/local/bin/claude" in log  # the pinned binary
+    assert "git 2." in log and "work tree /github/workspace" in log
+    assert "/github/workspace" in (dirs["home"] / ".gitconfig").read_text()  # safe.directory
+    assert "dubious ownership" not in log
+    assert TOKEN not in log.replace(f"::add-mask::{TOKEN}", "") and ANTHROPIC_KEY not in summary
+    assert not_owned(git_repo) == []
+
+
+def labeled(number: int, title: str) -> dict:
+    return {"action": "labeled", "label": {"name": "kagura"}, "sender": {"login": "octocat", "type": "User"},
+            "repository": {"full_name": "acme/widgets", "name": "widgets", "owner": {"login": "acme"}},
+            "issue": {"number": number, "title": title, "body": f"Please add {title.split()[-1]}.",
+                      "user": {"login": "octocat", "type": "User"}, "labels": [{"name": "kagura"}], "state": "open"}}  # fmt: skip
+
+
+def fresh_checkout(origin: Path, dest: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(origin), str(dest)], check=True)
+    return dest
+
+
+def test_two_jobs_a_pr_each_and_memory_carried_through_the_cache(image, git_repo, tmp_path):
+    origin = tmp_path / "origin.git"
+    (git_repo / "repo.yaml").write_text(json.dumps({"profile": "ci", "memory_backend": "local", "checks": ["test -s hello.txt"]}))
+    subprocess.run(["git", "add", "repo.yaml"], cwd=git_repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "config"], cwd=git_repo, check=True)
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=git_repo, check=True)
+    script = [write("{CWD}/hello.txt", "hi\n"), report("done", "Added hello.txt", ["hello.txt"])]
+    runtime_token = "actions-runtime-token-0123456789"
+    with GitHubStandIn(token=TOKEN, repo_path=origin) as github, AnthropicStandIn(script) as model, \
+            ActionsCacheStandIn(token=runtime_token) as cache:  # fmt: skip
+        github.add_issue(7, "Add a greeting file", "Please add hello.txt.")
+        github.add_issue(8, "Add another greeting file", "Please add hello.txt too.")
+        github.set_permission("octocat", "write")
+        logs = []
+        for job, (number, title) in enumerate([(7, "Add a greeting file"), (8, "Add another greeting file")], start=1):
+            workspace = git_repo if job == 1 else fresh_checkout(origin, tmp_path / "job2")
+            dirs = runner_layout(tmp_path / f"job{job}", workspace, labeled(number, title))
+            env = {**github.env(), **model.env(), "GITHUB_EVENT_NAME": "issues", "INPUT_COMMAND": "auto",
+                   "INPUT_GITHUB_TOKEN": TOKEN, "INPUT_ANTHROPIC_API_KEY": ANTHROPIC_KEY, "INPUT_CACHE": "true",
+                   "ACTIONS_RESULTS_URL": cache.url + "/", "ACTIONS_RUNTIME_TOKEN": runtime_token,
+                   "GITHUB_RUN_ID": str(4240 + job), "KAGURA_CACHE_RETRY_SECONDS": "0"}  # fmt: skip
+            env.pop("GITHUB_TOKEN")
+            env.pop("ANTHROPIC_API_KEY")
+            out = docker_run(image, workspace, dirs, env, mounts=[origin])
+            log = out.stdout + out.stderr
+            logs.append(log)
+            result = outputs(dirs)
+            assert out.returncode == 0 and result["status"] == "shipped", log[-4000:]
+            assert result["verdict"] == "green" and result["pr_number"]
+            assert not_owned(workspace) == [], f"job {job}: files left root-owned in the workspace"
+            assert "dubious ownership" not in log
+        branch = subprocess.run(["git", "show", "kagura/7-add-a-greeting-file:hello.txt"], cwd=origin,
+                                capture_output=True, text=True)  # fmt: skip
+        assert branch.stdout == "hi\n"
+        assert len(github.open_pulls()) == 2 and len(github.issue_comments(7)) == 1
+        # job 2 started from a fresh checkout: what it knew of job 1 came through the cache
+        assert "cache hit" in logs[1].lower() or "restored" in logs[1].lower(), logs[1][-3000:]
+        job2_prompt = next(r.text() for r in model.model_requests() if "issue #8" in r.text())
+        assert "Shipped #7" in job2_prompt  # job 1's outcome memory was recalled in job 2
+        assert cache.blob_auth_headers == []  # the runtime token never went to a signed URL
