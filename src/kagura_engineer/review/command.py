@@ -1,4 +1,8 @@
-"""`kagura-engineer review [target] [--fix]`: a gated review pinned to the head commit."""
+"""`kagura-engineer review [target] [--fix]`: a gated review pinned to the head commit.
+
+Exit 0 green/yellow · 1 could not review (or the head moved while reviewing) · 2 red
+(also: `--fix` refused on a fork, or another job holds the target).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from kagura_engineer._pending import not_yet
+    import json
+    import sys
 
-    return not_yet(args)
+    from kagura_engineer.review.context import build_context
+    from kagura_engineer.review.job import ReviewOptions, run_review
+
+    options = ReviewOptions(target=args.target, base=args.base, fix=args.fix)
+    with build_context(args.config, options, quiet=args.json) as ctx:
+        outcome = run_review(ctx)
+    if args.json:
+        print(json.dumps(outcome.to_json()))
+    else:
+        where = f" → {outcome.review_url or outcome.pr_url}" if (outcome.review_url or outcome.pr_url) else ""
+        reason = f": {outcome.reason}" if outcome.reason else ""
+        verdict = outcome.verdict or "no verdict"
+        head = f" @ {outcome.head_sha[:12]}" if outcome.head_sha else ""
+        print(f"{outcome.status} {outcome.target}{head} ({verdict}){where}{reason}", file=sys.stderr)
+        if outcome.report:
+            print(f"report: {outcome.report}", file=sys.stderr)
+    return outcome.exit_code

@@ -1,0 +1,118 @@
+"""One fix loop: the agent fixes the blocking findings, the harness commits and pushes.
+
+The loop's state lives in the savepoint (`data["fix"]`) and moves forward in steps, each
+saved before the next starts, so a job killed at any instant resumes the step in flight:
+
+    fixing ──agent done──▶ fixed ──commit──▶ committed ──push──▶ pushed
+
+- killed while `fixing`: the worktree keeps the agent's work in progress and the agent is
+  resumed (same session when the transcript survived) on top of it;
+- killed while `fixed`: the work is committed and pushed (if a new job lost the worktree,
+  and with it the uncommitted work, the agent runs again);
+- killed while `committed`: the commit is pushed; if the push had landed already, the PR
+  head is that commit and nothing is pushed twice.
+
+Findings come from a model that read untrusted code: they go into the prompt sanitized
+and fenced as data, never as instructions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kagura_engineer import proc
+from kagura_engineer.review.envelope import Envelope
+
+FIXING, FIXED, COMMITTED, PUSHED, SUPERSEDED = "fixing", "fixed", "committed", "pushed", "superseded"
+
+
+def fix_prompt(envelope: Envelope, label: str) -> str:
+    """The fixer's prompt: the blocking findings as fenced, sanitized data."""
+    from kagura_engineer.github.sanitize import fence_untrusted
+
+    findings = [
+        {k: f.model_dump().get(k) for k in ("severity", "file", "line", "title", "rationale", "suggestion")}
+        for f in envelope.blocking
+    ]
+    listed = "\n".join(json.dumps(f, ensure_ascii=False) for f in findings)
+    return "\n\n".join([
+        f"A code review of {label} found blocking problems (severity HIGH or CRITICAL). Fix each of "
+        "them in this worktree, with the smallest change that removes the defect.",
+        fence_untrusted("review findings (untrusted)", listed),
+        "Each finding names a file and a line as the reviewer saw them; read the code and decide "
+        "yourself whether and how it is wrong. Do not commit or push: the harness commits what the "
+        "worktree holds, pushes it and reviews it again. When you are done, report with the "
+        "StructuredOutput tool (status done, blocked or needs_input, and a summary of the change).",
+    ])  # fmt: skip
+
+
+@dataclass
+class FixBudget:
+    usd: float
+    turns: int
+    minutes: float
+
+
+def run_fix(
+    state: dict[str, Any],
+    *,
+    tree: Any,
+    push_branch: str,
+    envelope: Envelope,
+    label: str,
+    agent: Callable[..., Any],
+    config: Any,
+    budget: FixBudget,
+    save: Callable[[], None],
+    on_event: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Drive `state` (the savepoint's fix record) to PUSHED; returns what the agent spent.
+
+    `save()` persists the savepoint (which holds `state`) after every step.
+    """
+    spent = {"cost_usd": 0.0, "turns": 0}
+    if state["state"] == COMMITTED and tree.head() != state.get("commit"):
+        if tree.run("cat-file", "-e", f"{state.get('commit')}^{{commit}}", check=False).ok:
+            tree.run("reset", "--quiet", "--hard", state["commit"])
+        else:  # a new job: the commit never left the old machine
+            state["state"], state["session"] = FIXING, None
+    if state["state"] == FIXED and tree.head() == state["from"] and not tree.dirty() and state.get("changed"):
+        state["state"] = FIXING  # the agent's work was lost with the worktree (a new job): redo it
+        state["session"] = None
+    if state["state"] == FIXING:
+        def on_session(session_id: str) -> None:
+            if session_id and session_id != state.get("session"):
+                state["session"] = session_id
+                save()
+
+        result = agent(
+            prompt=fix_prompt(envelope, label), cwd=tree.cwd, config=config, resume=state.get("session"),
+            max_usd=budget.usd, max_turns=budget.turns, max_minutes=budget.minutes,
+            on_session=on_session, on_event=on_event,
+        )  # fmt: skip
+        spent = {"cost_usd": float(result.cost_usd or 0.0), "turns": int(result.turns or 0)}
+        state["agent"] = {
+            "status": result.status,
+            "summary": proc.redact(result.summary or "")[:2000],
+            "stopped_by": result.stopped_by,
+        }
+        state["changed"] = tree.dirty() or tree.head() != state["from"]
+        state["state"] = FIXED
+        save()
+    if state["state"] == FIXED:
+        summary = state.get("agent", {}).get("summary") or ""
+        message = f"kagura: fix review findings on {label} (loop {state['loop']})"
+        if summary:
+            message += "\n\n" + summary
+        tree.commit_all(message)
+        state["commit"] = tree.head()
+        state["state"] = COMMITTED
+        save()
+    if state["state"] == COMMITTED:
+        state["to"] = tree.push(push_branch)
+        state["state"] = PUSHED
+        save()
+    return spent
