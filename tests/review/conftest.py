@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kagura_engineer.agent import AgentResult
 from kagura_engineer.config import parse_config
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import ProgressComment
@@ -25,7 +26,6 @@ from kagura_engineer.review.envelope import build_envelope
 from kagura_engineer.review.job import ReviewContext, ReviewOptions, run_review
 from kagura_engineer.review.reviewer import ClaudeReviewer, CodeReviewer
 from kagura_engineer.review.target import is_pr, resolve_local, resolve_pr
-from kagura_engineer.run.agent import AgentResult
 from kagura_engineer.run.git import Git
 from kagura_engineer.sandbox.github import GitHubStandIn
 

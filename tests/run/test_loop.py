@@ -124,3 +124,27 @@ def test_budget_exhausted_before_work_is_red_and_makes_no_call(world):
     ctx.options.max_usd = 0.0
     outcome = run_issue(ctx)
     assert outcome.status == "blocked" and "budget" in outcome.reason and agent.calls == []
+
+
+def test_a_resumed_session_claiming_work_the_tree_lacks_starts_over_fresh(world):
+    """A job killed after a tool call reached the transcript but before its effect survived."""
+    from kagura_engineer.memory.savepoint import Savepoint
+
+    ctx = world.context(None)  # the agent is set below
+    store = SavepointStore(LocalMemory(world.db))
+    store.save(Savepoint(key=ctx.key, phase="grounded", agent_session_id="sess-from-the-killed-job",
+                         data={"done": {"grounded": True}, "grounding": []}))  # fmt: skip
+    calls = []
+
+    def agent(**kwargs):
+        calls.append(kwargs["resume"])
+        if kwargs["resume"]:  # the resumed transcript says the file was written: it was not
+            return ScriptedResult(status="done", summary="already done")
+        (kwargs["cwd"] / "hello.txt").write_text("hi\n")
+        return ScriptedResult(status="done", summary="added hello.txt")
+
+    ctx.agent = agent
+    outcome = run_issue(ctx)
+    assert calls == ["sess-from-the-killed-job", None]
+    assert outcome.status == "shipped" and outcome.resumed_from == "grounded"
+    assert world.origin_file(outcome.branch, "hello.txt") == "hi\n"

@@ -125,7 +125,7 @@ def open_goal(
     agent = None
     on_phase: Callable[[str, str], None] = _quiet_phase
     if need_checkout:
-        from kagura_engineer.run.agent import drive_agent
+        from kagura_engineer.agent import drive_agent
         from kagura_engineer.run.report import PhaseLines
 
         agent = drive_agent

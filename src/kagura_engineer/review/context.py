@@ -19,6 +19,7 @@ from kagura_engineer.review.job import ReviewContext, ReviewOptions
 @contextmanager
 def build_context(config_path: str | None, options: ReviewOptions, quiet: bool = False) -> Iterator[ReviewContext]:
     """Open everything a review needs; closes the memory backend on the way out."""
+    from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import load_config
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
@@ -26,7 +27,6 @@ def build_context(config_path: str | None, options: ReviewOptions, quiet: bool =
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.review.reviewer import choose_reviewer
     from kagura_engineer.review.target import is_pr, resolve_local, resolve_pr
-    from kagura_engineer.run.agent import drive_agent
     from kagura_engineer.run.context import checkout_root, repository_from_origin, run_url
     from kagura_engineer.run.git import slugify
 

@@ -59,7 +59,7 @@ class ReviewContext:
     repo_name: str
     resolve: Callable[[], Target]  # resolves the target (asks GitHub for a PR)
     reviewer: Any  # reviewer.Reviewer
-    agent: Callable[..., Any]  # the fixer: run.agent.drive_agent or a scripted function
+    agent: Callable[..., Any]  # the fixer: agent.drive_agent or a scripted function
     gh: Any = None  # github.client.GitHub (None: a local review, nothing posted)
     memory: Any = None  # MemoryClient for recall (None: no context)
     progress: Callable[[Target, str], Any] | None = None  # (target, key) -> ProgressComment

@@ -51,12 +51,12 @@ def run_url() -> str | None:
 @contextmanager
 def build_context(config_path: str | None, options: RunOptions, live: bool = True) -> Iterator[RunContext]:
     """Open everything a run needs; closes the memory backend on the way out."""
+    from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import load_config
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
     from kagura_engineer.memory.base import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
-    from kagura_engineer.run.agent import drive_agent
     from kagura_engineer.run.report import PhaseLines, RunProgress
 
     config = load_config(config_path)

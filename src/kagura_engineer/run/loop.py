@@ -256,17 +256,23 @@ class IssueRun:
                 self.sp.agent_session_id = session_id
                 self._save()
 
-        result = self.ctx.agent(
-            prompt=text,
-            cwd=self.tree.cwd,
-            config=self.cfg,
-            resume=self.sp.agent_session_id,
-            max_usd=remaining_usd,
-            max_turns=remaining_turns,
-            max_minutes=self.budget["minutes"],
-            on_session=on_session,
-            on_event=self._agent_event,
-        )
+        def call(prompt_text: str, resume: str | None, usd: float, turns: int) -> Any:
+            return self.ctx.agent(
+                prompt=prompt_text, cwd=self.tree.cwd, config=self.cfg, resume=resume, max_usd=usd,
+                max_turns=turns, max_minutes=self.budget["minutes"], on_session=on_session,
+                on_event=self._agent_event,
+            )  # fmt: skip
+
+        resumed = self.sp.agent_session_id
+        result = call(text, resumed, remaining_usd, remaining_turns)
+        if resumed and not failing and result.status == "done" and not self._has_work():
+            # A session resumed after a kill can believe in work the worktree does not hold
+            # (a tool call recorded, its effect lost with the job): start over, fresh.
+            spent, used = float(result.cost_usd or 0.0), int(result.turns or 0)
+            self.outcome.cost_usd += spent
+            self.outcome.turns += used
+            self.sp.agent_session_id = None
+            result = call(text, None, max(0.0, remaining_usd - spent), max(1, remaining_turns - used))
         self.sp.attempts = attempt
         self.outcome.cost_usd += float(result.cost_usd or 0.0)
         self.outcome.turns += int(result.turns or 0)
@@ -283,6 +289,11 @@ class IssueRun:
         self.sp.data["failing_checks"] = []
         self.sp.data.setdefault("done", {})["checks"] = False
         self._push()
+
+    def _has_work(self) -> bool:
+        """Whether the worktree holds anything beyond the base: changes or commits."""
+        tree = self._tree()
+        return tree.dirty() or (bool(self.sp.base_sha) and tree.commits_since(self.sp.base_sha) > 0)
 
     def _push(self) -> None:
         tree = self._tree()

@@ -28,24 +28,16 @@ def ensure_claude() -> str:
     import sys
     from pathlib import Path
 
-    from kagura_engineer import CLAUDE_CODE_VERSION, proc
-    from kagura_engineer.errors import NeedsUserError
-    from kagura_engineer.run.agent import find_claude
+    from kagura_engineer import CLAUDE_CODE_VERSION
+    from kagura_engineer.agent import find_claude, install_claude
 
     found = find_claude()
     if found:
         return found
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kagura-engineer" / f"claude-{CLAUDE_CODE_VERSION}"
-    binary = cache / "node_modules" / ".bin" / "claude"
-    if not binary.exists():
-        if not proc.which("npm"):
-            raise NeedsUserError("the demo needs the claude binary and npm is not installed", hint="kagura-engineer setup --fix claude-code")
+    if not (cache / "node_modules" / ".bin" / "claude").exists():
         print(f"installing @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION} into {cache} (about 185 MB, once)…", file=sys.stderr)
-        proc.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache), f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
-            timeout=900, check=True,
-        )  # fmt: skip
-    return str(binary)
+    return install_claude(cache)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -57,13 +49,13 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kagura_engineer import proc
+    from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import parse_config
     from kagura_engineer.errors import NeedsUserError
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
-    from kagura_engineer.run.agent import drive_agent
     from kagura_engineer.run.git import Git
     from kagura_engineer.run.loop import RunContext, RunOptions, run_issue
     from kagura_engineer.run.report import RunProgress
