@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from filecommands import parse_file_commands
 from kagura_engineer.action.command import run_action
 from kagura_engineer.action.io import (
     SUMMARY_LIMIT,
@@ -16,8 +17,6 @@ from kagura_engineer.action.io import (
     file_command_entry,
     format_command,
 )
-
-from .conftest import parse_file_commands
 
 
 def unescape_data(value: str) -> str:

@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from filecommands import parse_file_commands
 from kagura_engineer.action.post import interruption_reason
 
-from .conftest import ANTHROPIC_KEY, OWNER, REPO, TOKEN, issue_payload, parse_file_commands
+from .conftest import ANTHROPIC_KEY, OWNER, REPO, TOKEN, issue_payload
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent

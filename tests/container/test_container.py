@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from filecommands import parse_file_commands
 from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
 from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
 from kagura_engineer.sandbox.github import GitHubStandIn
@@ -83,17 +84,7 @@ def docker_run(image: str, workspace: Path, dirs: dict[str, Path], env: dict[str
 
 
 def outputs(dirs: dict[str, Path]) -> dict[str, str]:
-    out, lines = {}, iter((dirs["file_commands"] / "set_output_1").read_text().splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delim = line.split("<<", 1)
-            value = []
-            for body in lines:
-                if body == delim:
-                    break
-                value.append(body)
-            out[name] = "\n".join(value)
-    return out
+    return parse_file_commands((dirs["file_commands"] / "set_output_1").read_text())
 
 
 def not_owned(workspace: Path) -> list[str]:

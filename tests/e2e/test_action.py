@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from filecommands import parse_file_commands
 from kagura_engineer.sandbox.anthropic import report, write
 
 from .conftest import TOKEN
@@ -18,24 +19,6 @@ from .conftest import TOKEN
 pytestmark = pytest.mark.e2e
 PAYLOAD = Path(__file__).resolve().parents[1] / "action" / "payloads" / "issues" / "labeled.json"
 ANTHROPIC_KEY = "sk-ant-api03-e2eActionKey-000000000000000000"
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """GITHUB_OUTPUT as the runner reads it: NAME=value or NAME<<DELIM … DELIM."""
-    out, lines = {}, iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delim = line.split("<<", 1)
-            value = []
-            for body in lines:
-                if body == delim:
-                    break
-                value.append(body)
-            out[name] = "\n".join(value)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            out[name] = value
-    return out
 
 
 def test_labeled_issue_becomes_a_pr_through_the_action(e2e, tmp_path):
@@ -65,7 +48,7 @@ def test_labeled_issue_becomes_a_pr_through_the_action(e2e, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kagura_engineer", "action"], cwd=e2e.repo, env=env,
                           capture_output=True, text=True, timeout=180)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    outputs = parse_outputs(files["output"].read_text())
+    outputs = parse_file_commands(files["output"].read_text())
     assert outputs["status"] == "shipped" and outputs["intent"] == "run #7" and outputs["verdict"] == "green"
     pulls = e2e.github.open_pulls()
     assert len(pulls) == 1 and outputs["pr_number"] == str(pulls[0]["number"])

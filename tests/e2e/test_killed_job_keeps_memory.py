@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from filecommands import parse_file_commands
 from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
 from kagura_engineer.sandbox.anthropic import report, write
 
@@ -22,19 +23,6 @@ from .conftest import TOKEN
 
 pytestmark = pytest.mark.e2e
 RUNTIME_TOKEN = "actions-runtime-token-e2e-0000"
-
-
-def runner_state(text: str) -> dict[str, str]:
-    """GITHUB_STATE as the runner parses it (NAME=value or NAME<<DELIM … DELIM)."""
-    out, lines = {}, iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delim = line.split("<<", 1)
-            out[name] = "\n".join(iter(lambda: next(lines), delim))
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            out[name] = value
-    return out
 
 
 def test_post_step_saves_what_a_killed_job_learned(e2e, tmp_path):
@@ -73,7 +61,7 @@ def test_post_step_saves_what_a_killed_job_learned(e2e, tmp_path):
         assert "kagura_cache_saved" not in state.read_text()
 
         # the runner hands the main step's GITHUB_STATE to the post step as STATE_<name>
-        post_env = {**env, **{f"STATE_{k}": v for k, v in runner_state(state.read_text()).items()}}
+        post_env = {**env, **{f"STATE_{k}": v for k, v in parse_file_commands(state.read_text()).items()}}
         post = subprocess.run([sys.executable, "-m", "kagura_engineer", "action", "--post"], cwd=e2e.repo, env=post_env,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
         assert post.returncode == 0, post.stdout + post.stderr

@@ -35,17 +35,14 @@ import hashlib
 import hmac
 import re
 import secrets
-import signal
-import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
 
 SERVICE = "github.actions.results.api.v1.CacheService"
 TWIRP_PREFIX = f"/twirp/{SERVICE}/"
@@ -332,21 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "--token", default="test-runtime-token", help="the runtime token Twirp calls must bear"
     )
     args = parser.parse_args(argv)
-    standin = ActionsCacheStandIn(token=args.token, port=args.port)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    standin.start()
-    try:
-        if args.port_file:
-            tmp = Path(args.port_file + ".tmp")
-            tmp.write_text(str(standin.port), encoding="utf-8")
-            tmp.replace(args.port_file)
-        print(f"actions cache stand-in on {standin.results_url}", flush=True)
-        stop.wait()
-    finally:
-        standin.stop()
-    return 0
+    return serve_until_signalled(ActionsCacheStandIn(token=args.token, port=args.port).start(), args.port_file)
 
 
 if __name__ == "__main__":

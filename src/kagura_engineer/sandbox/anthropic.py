@@ -40,16 +40,13 @@ import copy
 import inspect
 import json
 import re
-import signal
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
 
 StepFn = Callable[..., dict[str, Any]]
 Step = dict[str, Any] | StepFn
@@ -318,18 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     server = AnthropicStandIn(script.get("steps"), port=args.port, log=args.log)
     for session, steps in (script.get("sessions") or {}).items():
         server.set_script(steps, session=session)
-    server.start()
-    if args.port_file:
-        tmp = Path(args.port_file + ".tmp")
-        tmp.write_text(str(server.port))
-        tmp.replace(args.port_file)  # atomic: a reader never sees an empty file
-    print(f"anthropic stand-in listening on {server.url}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
-    return 0
+    return serve_until_signalled(server.start(), args.port_file)
 
 
 if __name__ == "__main__":

@@ -291,6 +291,27 @@ class StandIn:
                 pass
 
 
+def serve_until_signalled(standin: StandIn, port_file: str | os.PathLike[str] | None = None) -> int:
+    """Run a started stand-in as a process: write the port atomically, serve until SIGTERM/SIGINT."""
+    import sys
+    from pathlib import Path
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if port_file:
+            target = Path(port_file)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text(str(standin.port), encoding="utf-8")
+            tmp.replace(target)  # a reader never sees an empty file
+        print(f"{standin.name} stand-in listening on {standin.url}", file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        standin.stop()
+    return 0
+
+
 def descendants(root: int) -> list[int]:
     """Every live descendant of `root`, from /proc (children first seen, then theirs)."""
     children: dict[int, list[int]] = {}

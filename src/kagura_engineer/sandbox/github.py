@@ -27,8 +27,6 @@ import argparse
 import json
 import os
 import re
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from kagura_engineer import proc
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
 
 DOCS = "https://docs.github.com/rest"
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -1213,21 +1211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", help="JSON: owner, repo, token, prefix, issues, milestones, permissions, ...")
     args = parser.parse_args(argv)
     state = json.loads(Path(args.state).read_text(encoding="utf-8")) if args.state else {}
-    standin = GitHubStandIn.from_state(state, port=args.port)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    standin.start()
-    try:
-        if args.port_file:
-            tmp = Path(args.port_file + ".tmp")
-            tmp.write_text(str(standin.port), encoding="utf-8")
-            tmp.replace(args.port_file)
-        print(f"github stand-in on {standin.api_url}", flush=True)
-        stop.wait()
-    finally:
-        standin.stop()
-    return 0
+    return serve_until_signalled(GitHubStandIn.from_state(state, port=args.port).start(), args.port_file)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,7 @@ import argparse
 import json
 import os
 import re
-import signal
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -39,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
 
 DEFAULT_WORKSPACE = "9b2f6c1e-4a7d-4e58-9c3b-2d1f0a6e8b71"
 DEFAULT_CONTEXT = "5c8e2a91-7f3b-4d6e-a1c4-8b0e9d2f3a65"
@@ -946,17 +944,7 @@ def main(argv: list[str] | None = None) -> int:
     standin = MemoryCloudStandIn(
         args.api_key, args.workspace_id, context_id=args.context_id, port=args.port
     ).start()
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    if args.port_file:
-        tmp = args.port_file.with_name(args.port_file.name + ".tmp")
-        tmp.write_text(str(standin.port))
-        os.replace(tmp, args.port_file)
-    print(f"memory cloud stand-in listening on {standin.url}", file=sys.stderr, flush=True)
-    done.wait()
-    standin.stop()
-    return 0
+    return serve_until_signalled(standin, args.port_file)
 
 
 if __name__ == "__main__":
