@@ -54,9 +54,9 @@ def test_argv_is_a_list_with_the_prompt_last_after_double_dash():
         assert absent not in argv[:-1]
 
 
-def test_cli_backstops_sit_just_above_the_harness_budget():
+def test_cli_backstops_turns_exactly_and_dollars_just_above_the_harness_budget():
     argv = build_argv(Invocation("claude", "p", max_turns=30, max_usd=2.0))
-    assert option(argv, "--max-turns") == "31"
+    assert option(argv, "--max-turns") == "30"  # the CLI sends at most N requests under --max-turns N
     assert float(option(argv, "--max-budget-usd")) == pytest.approx(2.2)
 
 

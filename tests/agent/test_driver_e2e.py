@@ -66,11 +66,12 @@ def test_a_session_that_is_not_here_is_started_fresh(agent):
 def test_turn_watchdog_stops_before_max_turns_is_crossed(agent):
     agent.model.set_script([write("{CWD}/hello.txt", "hi\n")] + [bash("git status")] * 20)
     result = agent.run(max_turns=3)
-    assert result.status == "turns_exhausted" and result.stopped_by == "turns", result.notes
+    # the harness's SIGINT after turn 3's tool results, or the CLI's exact --max-turns backstop,
+    # whichever lands first: either way no 4th turn is ever requested
+    assert result.status == "turns_exhausted" and result.stopped_by in ("turns", None), result.notes
     assert result.turns == 3 and result.session_id
     assert (agent.repo / "hello.txt").read_text() == "hi\n"  # the work done so far stays
-    # the stop comes right after turn 3's tool result; a 4th request, if the CLI got it out, is aborted
-    assert 3 <= len(agent.model.model_requests()) <= 4
+    assert len(agent.model.model_requests()) == 3
 
 
 def test_usd_watchdog_stops_before_max_usd_is_crossed(agent):

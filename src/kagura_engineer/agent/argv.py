@@ -3,7 +3,7 @@
 argv (2.1.331; the prompt goes last, after `--`, so no prompt text can read as a flag):
 
     claude -p --output-format stream-json --verbose --include-partial-messages
-           --max-turns <max_turns+1> --max-budget-usd <max_usd*1.1>   (CLI backstops)
+           --max-turns <max_turns> --max-budget-usd <max_usd*1.1>   (CLI backstops)
            --append-system-prompt <harness rules> --json-schema <closing report>
            --strict-mcp-config [--mcp-config <file>] [--model M] [--resume SESSION]
            --tools Read,Write,Edit,Glob,Grep,Bash --disallowedTools <deny rules...>
@@ -214,8 +214,13 @@ class Invocation:
 
 
 def backstop_turns(max_turns: int) -> int:
-    """The CLI's own --max-turns: one above the harness's, so the harness stops first."""
-    return max(1, max_turns) + 1
+    """The CLI's own --max-turns: exactly the harness's limit.
+
+    The CLI sends at most N model requests under --max-turns N (measured with 2.1.331), so
+    no turn can start past the limit, however quickly the API answers; the harness's turn
+    watchdog (a SIGINT after a turn's tool results) is the second line, and one above would
+    leave a race in which a fast API completes turn N+1 before the SIGINT lands."""
+    return max(1, max_turns)
 
 
 def backstop_usd(max_usd: float) -> float:
