@@ -256,6 +256,26 @@ def test_local_memory_existing_file_ok(fb, doctor, config, tmp_path):
     assert checks["memory"]["status"] == "OK" and "writable" in checks["memory"]["detail"]
 
 
+def test_local_memory_says_whether_recall_is_semantic(fb, doctor, config, tmp_path, monkeypatch):
+    db = tmp_path / "memory.db"
+    monkeypatch.delenv("KAGURA_MEMORY_SEMANTIC", raising=False)
+    _, checks, _ = doctor("-c", config(local_memory_path=str(db)))
+    assert checks["memory"]["status"] == "OK" and checks["memory"]["detail"].endswith("; semantic recall on")
+
+    monkeypatch.setenv("KAGURA_MEMORY_SEMANTIC", "off")
+    _, checks, _ = doctor("-c", config(local_memory_path=str(db)))
+    assert checks["memory"]["status"] == "WARN"
+    assert "recall is keyword-only: $KAGURA_MEMORY_SEMANTIC turns semantic recall off" in checks["memory"]["detail"]
+
+
+def test_missing_model_files_are_named_without_importing_numpy(tmp_path):
+    from kagura_engineer.memory import embed
+
+    assert embed.installed_reason() is None
+    reason = embed.installed_reason(tmp_path)
+    assert reason is not None and reason.startswith(f"the model file {embed.WEIGHTS_FILE} is missing")
+
+
 def test_local_memory_under_a_file_fails(fb, doctor, config, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")

@@ -201,12 +201,27 @@ def test_import_of_a_missing_file_is_exit_2(db: Path, capsys):
     assert code == 2 and "nope.jsonl: no such file" in err
 
 
-def test_a_large_import_reports_progress_on_stderr(db: Path, tmp_path: Path, capsys):
-    lines = (json.dumps({"summary": f"Bulk memory {n}", "type": "note"}) for n in range(6000))
+def test_a_large_import_reports_progress_on_stderr(db: Path, tmp_path: Path, capsys, monkeypatch):
+    from kagura_engineer.memory import jsonl
+
+    monkeypatch.setattr(jsonl, "BATCH", 100)
+    monkeypatch.setattr(jsonl, "PROGRESS_EVERY", 250)
+    lines = (json.dumps({"summary": f"Bulk memory {n}", "type": "note"}) for n in range(600))
     (tmp_path / "big.jsonl").write_text("\n".join(lines), encoding="utf-8")
     code, out, err = run(capsys, "memory", "import", "big.jsonl")
-    assert code == 0 and "imported 6000 memories" in out
-    assert "imported 5000/6000" in err and "imported 6000/6000" in err
+    assert code == 0 and "imported 600 memories" in out
+    assert err.splitlines() == ["imported 300/600", "imported 600/600"]
+
+
+def test_a_slow_import_reports_progress_by_time(db: Path, tmp_path: Path, capsys, monkeypatch):
+    from kagura_engineer.memory import jsonl
+
+    monkeypatch.setattr(jsonl, "BATCH", 10)
+    monkeypatch.setattr(jsonl, "PROGRESS_SECONDS", 0.0)  # every batch is "slow"
+    lines = (json.dumps({"summary": f"Bulk memory {n}", "type": "note"}) for n in range(30))
+    (tmp_path / "big.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    code, _, err = run(capsys, "memory", "import", "big.jsonl")
+    assert code == 0 and err.splitlines() == ["imported 10/30", "imported 20/30", "imported 30/30"]
 
 
 def test_stats_human_and_json(db: Path, capsys):
@@ -214,7 +229,7 @@ def test_stats_human_and_json(db: Path, capsys):
     code, out, _ = run(capsys, "memory", "stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["count"] == 3 and stats["by_type"]["lesson"] == 1
-    assert stats["schema_version"] == 1 and stats["outbox_pending"] == 0 and stats["db_bytes"] > 0
+    assert stats["schema_version"] == 2 and stats["outbox_pending"] == 0 and stats["db_bytes"] > 0
     code, out, _ = run(capsys, "memory", "stats")
     assert code == 0 and "count" in out and "lesson 1" in out
 

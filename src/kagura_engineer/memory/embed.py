@@ -71,6 +71,19 @@ def unavailable_reason(model_dir: Path = MODEL_DIR) -> str | None:
     return None
 
 
+def installed_reason(model_dir: Path = MODEL_DIR) -> str | None:
+    """As `unavailable_reason`, but without importing numpy or tokenizers (for `doctor`)."""
+    from importlib.util import find_spec
+
+    for module in ("numpy", "tokenizers"):
+        if find_spec(module) is None:
+            return f"{module} is not installed (pip install 'kagura-engineer[semantic]')"
+    for name in (WEIGHTS_FILE, TOKENIZER_FILE, MANIFEST_FILE):
+        if not (model_dir / name).is_file():
+            return f"the model file {name} is missing from {model_dir}"
+    return None
+
+
 def available() -> bool:
     """True when numpy, tokenizers and the shipped model files are all present."""
     return unavailable_reason() is None

@@ -14,6 +14,7 @@ Backends: export needs `iter_memories()` (both backends have it); import uses
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,8 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kagura_engineer.errors import ConfigError, MemoryStoreError
 from kagura_engineer.memory.base import Memory, MemoryClient
 
-BATCH = 1000
+#: Records per transaction. With sentence vectors a batch of real memories takes ~5 s to embed.
+BATCH = 250
+#: Progress is reported every this many records, or after a batch once this long has passed.
 PROGRESS_EVERY = 5000
+PROGRESS_SECONDS = 5.0
 
 
 class Record(BaseModel):
@@ -146,7 +150,8 @@ def import_jsonl(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate then store every record. ConfigError (nothing stored) on a bad line unless
-    `skip_invalid`. `progress(done, total)` is called every PROGRESS_EVERY records."""
+    `skip_invalid`. `progress(done, total)` is called every PROGRESS_EVERY records, or
+    PROGRESS_SECONDS, whichever comes first, and once at the end."""
     records, bad = parse_lines(lines)
     if bad and not skip_invalid:
         number, problem = bad[0]
@@ -158,7 +163,7 @@ def import_jsonl(
     report = ImportReport(skipped=bad)
     total = len(records)
     many = getattr(memory, "remember_many", None)
-    last_reported = 0
+    last_reported, last_time = 0, time.monotonic()
     for batch in _batches(records):
         if callable(many):
             many([r.to_remember() for r in batch])
@@ -168,9 +173,12 @@ def import_jsonl(
                 args.pop("created_at")
                 memory.remember(**args)
         report.imported += len(batch)
-        if progress and report.imported - last_reported >= PROGRESS_EVERY:
+        if progress and (
+            report.imported - last_reported >= PROGRESS_EVERY
+            or time.monotonic() - last_time >= PROGRESS_SECONDS
+        ):
             progress(report.imported, total)
-            last_reported = report.imported
+            last_reported, last_time = report.imported, time.monotonic()
     if progress and last_reported and last_reported != report.imported:
         progress(report.imported, total)
     return report

@@ -1,6 +1,6 @@
 """The local memory backend: one SQLite file (stdlib `sqlite3`), WAL, FTS5.
 
-Layout (schema version 1, recorded in `schema_version`):
+Layout (schema version 2, recorded in `schema_version`; older files upgrade in place):
 
 - `memories`: one row per memory (`id` a UUID, optional unique `external_id` so the Cloud
   failover can write the same memory under a stable id), with `memories_fts`, an FTS5
@@ -9,10 +9,26 @@ Layout (schema version 1, recorded in `schema_version`):
 - `edges`: directed, weighted links between memories (one per pair, max-weight upsert);
 - `state`: the key/value lane with an optional expiry (savepoints live here under the
   `savepoint:` prefix; the `savepoints` view shows them);
-- `outbox`: writes the Cloud backend could not deliver, replayed later by the Cloud adapter.
+- `outbox`: writes the Cloud backend could not deliver, replayed later by the Cloud adapter;
+- (version 2) per memory its sentence vector (`embedding`, float32 384-d), the hash of the
+  model that made it (`embed_hash`; `embed_models` maps hashes to model ids) and the data
+  version it was written at (`vec_seq`); `vector_state` holds that version (see
+  `memory/vectors.py`).
 
-Ranking (`recall`). FTS5 matches any non-stopword query term (OR; user text never becomes
-FTS5 syntax), and each match scores
+Vectors. `remember` and `remember_many` (so `memory import`) embed summary, content and
+tags with the shipped encoder (`memory/embed.py`) before they write. Memories without a
+current vector — written by an older version or where the encoder is unavailable, or made
+by another model — are filled at the next recalls, at most `FILL_PER_RECALL` per recall
+(about a second), the current query's keyword matches first; FTS5 answers for them
+meanwhile. Where numpy/tokenizers are absent, recall is keyword-only with one warning.
+
+Ranking (`recall`). With vectors, the best keyword matches and the nearest memories by
+cosine are fused (`memory/hybrid.py`: meaning first, the BM25 score for near-ties, a boost
+for exact identifiers such as `E1234`, `src/app/db.py` or `#123`), then scaled by the
+fourth root of the importance and recency factors below. The keyword search runs on a
+second thread while the query is embedded and the vectors scanned. Keyword-only (and for
+the keyword candidates), FTS5 matches any non-stopword query term (OR; user text never
+becomes FTS5 syntax), and each match scores
 
     score = relevance × (0.5 + importance) × (0.8 + 0.2 / (1 + age_days / 30))
 
@@ -50,13 +66,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.errors import MemoryStoreError
+from kagura_engineer.memory import hybrid
 from kagura_engineer.memory.base import Memory, Related
+from kagura_engineer.memory.hybrid import EMBEDDING, HYBRID, KEYWORD, RANKINGS, Candidate, memory_text
 
 if TYPE_CHECKING:
     from kagura_engineer.config import Config
+    from kagura_engineer.memory.vectors import TextEncoder, VectorIndex
+
+# The sentence encoder multiplies small matrices, where OpenBLAS's extra threads only spin and
+# contend (measured on 2 busy cores: two processes × 150 remembers 29 s → 3.7 s; recall p95
+# 670 → 37 ms). Unless the user chose otherwise, numpy — imported later, lazily — starts
+# single-threaded.
+if "numpy" not in sys.modules:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 ENV_PATH = "KAGURA_MEMORY_DB"
-SCHEMA_VERSION = 1
+#: `0`/`off`/`false`/`no` turns semantic recall off: no vectors written, keyword-only recall.
+ENV_SEMANTIC = "KAGURA_MEMORY_SEMANTIC"
+VECTOR_DIM = 384
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 MAX_EXPLORE_DEPTH = 5
 MAX_EDGE_WEIGHT = 3.0
@@ -67,6 +96,18 @@ MAX_QUERY_TERMS = 32
 #: How many of the best BM25 matches are re-ranked by importance and recency.
 CANDIDATES = 200
 CANDIDATES_FILTERED = 2000
+#: How many of the nearest memories by cosine join the keyword candidates (+20·k).
+COSINE_CANDIDATES = 100
+#: Lazy filling at recall: at most this many memories, in batches, for about this long.
+FILL_PER_RECALL = 64
+FILL_BATCH = 16
+FILL_SECONDS = 1.0
+#: Every column of `memories` but the vector (what a `Memory` is read from).
+COLUMNS = "n, id, external_id, summary, content, type, tags, importance, details, created_at, created_ts, updated_at"
+#: Rows by number from a JSON list (one parameter however many). CROSS JOIN pins the plan to
+#: one primary-key lookup per number: with statistics from when the table was small, SQLite
+#: would otherwise scan the whole table (measured: 120 ms instead of 3 ms at 100k rows).
+BY_ROW_NUMBER = "FROM json_each(?) AS wanted CROSS JOIN memories m ON m.n = wanted.value WHERE 1"
 
 # sqlite3 primary result codes (Python 3.11 exposes them as `sqlite_errorcode`).
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
@@ -134,6 +175,30 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             created_at TEXT NOT NULL
         )""",
     ),
+    2: (
+        # The hash and version columns come before the blob: SQLite reads a row's columns in
+        # order, so scans that test them never wade through 1.5 KB of vector.
+        "ALTER TABLE memories ADD COLUMN embed_hash TEXT",
+        "ALTER TABLE memories ADD COLUMN vec_seq INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN embedding BLOB",
+        "CREATE INDEX memories_embed ON memories(embed_hash, n)",
+        "CREATE INDEX memories_vec_seq ON memories(vec_seq)",
+        """CREATE TABLE embed_models (
+            hash TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL
+        )""",
+        """CREATE TABLE vector_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            store_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            deletes INTEGER NOT NULL
+        )""",
+        "INSERT INTO vector_state (id, store_id, version, deletes) VALUES (1, lower(hex(randomblob(16))), 0, 0)",
+        """CREATE TRIGGER memories_vec_ad AFTER DELETE ON memories WHEN old.embedding IS NOT NULL BEGIN
+            UPDATE vector_state SET version = version + 1, deletes = deletes + 1 WHERE id = 1;
+        END""",
+    ),
 }
 
 #: Words too common to help a match; dropping them keeps 100k-row queries fast.
@@ -160,6 +225,29 @@ class OutboxItem:
 
 def _stderr_warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
+
+
+#: Warnings already given in this process (the encoder's absence is said once, not per recall).
+_WARNED: set[str] = set()
+_ENCODER: dict[str, Any] = {}
+
+
+def _warn_once(warn: Callable[[str], None], message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warn(message)
+
+
+def _shared_encoder() -> tuple[TextEncoder | None, str | None]:
+    """The shipped encoder (loaded once per process), or None and why not (also remembered)."""
+    if "encoder" not in _ENCODER:
+        from kagura_engineer.memory import embed
+
+        try:
+            _ENCODER["encoder"], _ENCODER["reason"] = embed.get_encoder(), None
+        except MemoryStoreError as exc:  # EncoderUnavailable, or unreadable model files
+            _ENCODER["encoder"], _ENCODER["reason"] = None, str(exc)
+    return _ENCODER["encoder"], _ENCODER["reason"]
 
 
 def iso(ts: float) -> str:
@@ -198,6 +286,35 @@ class _Corrupt(Exception):
     """The file failed its integrity check (internal: triggers the move-aside)."""
 
 
+class _Background:
+    """Run `fn(*args)` on a short-lived thread (or inline when `parallel` is False)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, parallel: bool = True) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if parallel:
+            self._thread = threading.Thread(
+                target=self._run, args=(fn, args), name="kagura-recall", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._run(fn, args)
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._result = fn(*args)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 def _norm_tags(tags: Sequence[str] | str | None) -> list[str]:
     if not tags:
         return []
@@ -217,10 +334,25 @@ class LocalMemory:
         *,
         warn: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        semantic: bool | None = None,
+        encoder: TextEncoder | None = None,
+        ranking: str = HYBRID,
     ) -> None:
+        """`semantic=False` stores no vectors and recalls by keywords, without a warning
+        (None: on unless $KAGURA_MEMORY_SEMANTIC says `0`/`off`);
+        `encoder` replaces the shipped sentence encoder; `ranking` is one of
+        `hybrid.RANKINGS` (the benchmark compares them; `hybrid` is the product's)."""
+        if ranking not in RANKINGS:
+            raise MemoryStoreError(f"unknown ranking {ranking!r} (one of {', '.join(RANKINGS)})")
         self.path = Path(path).expanduser()
         self._warn = warn or _stderr_warn
         self._clock = clock
+        if semantic is None:
+            semantic = os.environ.get(ENV_SEMANTIC, "").strip().lower() not in ("0", "off", "false", "no")
+        self._semantic = semantic
+        self._encoder = encoder
+        self._ranking = ranking
+        self._index: VectorIndex | None = None
         self._lock = threading.RLock()
         self._depth = 0
         self._conn: sqlite3.Connection | None = None
@@ -420,6 +552,29 @@ class LocalMemory:
             except sqlite3.Error as exc:
                 raise self._translate(exc) from None
 
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that must agree with each other: one read transaction (WAL snapshot)."""
+        with self._lock:
+            conn = self._require()
+            if self._depth:
+                yield conn
+                return
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from None
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise self._translate(exc) from None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
             raise MemoryStoreError(f"{self.path}: memory store is closed")
@@ -459,27 +614,40 @@ class LocalMemory:
     ) -> str:
         """Store a memory and return its id. With `external_id`, an existing memory carrying
         that id is updated in place (same id returned), so a replayed write never duplicates."""
+        (vector,), model = self._embed([(summary, content, tags)])
         with self.transaction() as conn:
+            seq = self._bump(conn, model)
             return self._insert(
-                conn, summary, content, type, tags, importance, details, external_id, created_at
-            )
+                conn, summary, content, type, tags, importance, details, external_id, created_at,
+                vector=vector, model=model, seq=seq,
+            )  # fmt: skip
 
     def remember_many(self, records: Iterable[dict[str, Any]]) -> list[str]:
-        """Store many memories in one transaction (keys as `remember`'s parameters)."""
+        """Store many memories in one transaction (keys as `remember`'s parameters). Their
+        vectors are computed first, in batches, outside the transaction."""
+        items = [
+            (r, r["summary"] if r.get("content") is None else r["content"])
+            for r in records
+        ]  # fmt: skip
+        vectors, model = self._embed([(r["summary"], content, r.get("tags") or ()) for r, content in items])
         with self.transaction() as conn:
+            seq = self._bump(conn, model)
             return [
                 self._insert(
                     conn,
                     r["summary"],
-                    r["summary"] if r.get("content") is None else r["content"],
+                    content,
                     r["type"],
                     r.get("tags") or (),
                     r.get("importance", 0.5),
                     r.get("details"),
                     r.get("external_id"),
                     r.get("created_at"),
+                    vector=vector,
+                    model=model,
+                    seq=seq,
                 )
-                for r in records
+                for (r, content), vector in zip(items, vectors, strict=True)
             ]
 
     def _insert(
@@ -493,6 +661,10 @@ class LocalMemory:
         details: dict[str, Any] | None,
         external_id: str | None,
         created_at: str | None,
+        *,
+        vector: bytes | None = None,
+        model: TextEncoder | None = None,
+        seq: int = 0,
     ) -> str:
         if not isinstance(summary, str) or not summary.strip():
             raise MemoryStoreError("a memory needs a non-empty summary")
@@ -519,12 +691,14 @@ class LocalMemory:
         row = conn.execute(
             """INSERT INTO memories
                  (id, external_id, summary, content, type, tags, importance, details,
-                  created_at, created_ts, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  created_at, created_ts, updated_at, embed_hash, vec_seq, embedding)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(external_id) DO UPDATE SET
                  summary = excluded.summary, content = excluded.content, type = excluded.type,
                  tags = excluded.tags, importance = excluded.importance,
-                 details = excluded.details, updated_at = excluded.updated_at
+                 details = excluded.details, updated_at = excluded.updated_at,
+                 embed_hash = excluded.embed_hash, vec_seq = excluded.vec_seq,
+                 embedding = excluded.embedding
                RETURNING id""",
             (
                 str(uuid.uuid4()),
@@ -538,9 +712,141 @@ class LocalMemory:
                 iso(created_ts),
                 created_ts,
                 iso(now),
+                None if vector is None or model is None else model.model_hash,
+                seq,
+                vector if model is not None else None,
             ),
         ).fetchone()
         return str(row[0])
+
+    # ---------------------------------------------------------------- vectors
+
+    def _encoder_for_writes(self) -> TextEncoder | None:
+        if not self._semantic:
+            return None
+        if self._encoder is not None:
+            return self._encoder
+        encoder, _ = _shared_encoder()
+        return encoder
+
+    def _embed(self, items: Sequence[tuple[Any, Any, Any]]) -> tuple[list[bytes | None], TextEncoder | None]:
+        """Vectors (as blobs) for (summary, content, tags) triples: None for an invalid item
+        (the insert then refuses it) and for all when the encoder is unavailable."""
+        blobs: list[bytes | None] = [None] * len(items)
+        encoder = self._encoder_for_writes() if items else None
+        if encoder is None:
+            return blobs, None
+        from kagura_engineer.memory import vectors
+
+        valid = [
+            i for i, (summary, content, _) in enumerate(items)
+            if isinstance(summary, str) and summary.strip() and isinstance(content, str)
+        ]  # fmt: skip
+        texts = [memory_text(items[i][0], items[i][1], _norm_tags(items[i][2])) for i in valid]
+        try:
+            matrix = vectors.encode_texts(encoder, texts)
+        except Exception as exc:  # a vector is derived data: never lose the memory over it
+            self._warn(f"could not compute sentence vectors ({exc}); they will be filled at the next recall")
+            return blobs, None
+        for i, row in zip(valid, matrix, strict=True):
+            blobs[i] = vectors.to_blob(row)
+        return blobs, encoder
+
+    def _bump(self, conn: sqlite3.Connection, model: TextEncoder | None) -> int:
+        """Start a write of vectors: the new data version (rows written now carry it)."""
+        if model is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO embed_models (hash, model_id, dim) VALUES (?, ?, ?)",
+                (model.model_hash, model.model_id, VECTOR_DIM),
+            )
+        return int(
+            conn.execute(
+                "UPDATE vector_state SET version = version + 1 WHERE id = 1 RETURNING version"
+            ).fetchone()[0]
+        )
+
+    def _fill_vectors(self, encoder: TextEncoder, first: Sequence[int]) -> None:
+        """Embed memories that lack a current vector: `first` (row numbers) before the
+        newest others; at most FILL_PER_RECALL, for about FILL_SECONDS."""
+        from kagura_engineer.memory import vectors
+
+        h = encoder.model_hash
+        wanted: dict[int, sqlite3.Row] = {}
+        with self._read() as conn:
+            if first:
+                marks = ", ".join("?" * len(first))
+                for row in conn.execute(
+                    f"""SELECT n, summary, content, tags FROM memories WHERE n IN ({marks})
+                        AND (embed_hash IS NULL OR embed_hash != ?)""",
+                    [*first, h],
+                ):
+                    wanted[row["n"]] = row
+            for sql in (
+                "SELECT n, summary, content, tags FROM memories WHERE embed_hash IS NULL ORDER BY n DESC LIMIT ?",
+                "SELECT n, summary, content, tags FROM memories WHERE embed_hash > ? LIMIT ?",
+                "SELECT n, summary, content, tags FROM memories WHERE embed_hash < ? LIMIT ?",
+            ):
+                if len(wanted) >= FILL_PER_RECALL:
+                    break
+                args = (FILL_PER_RECALL,) if "NULL" in sql else (h, FILL_PER_RECALL)
+                for row in conn.execute(sql, args):
+                    if len(wanted) >= FILL_PER_RECALL:
+                        break
+                    wanted.setdefault(row["n"], row)
+        if not wanted:
+            return
+        rows = list(wanted.values())[:FILL_PER_RECALL]
+        done: list[tuple[sqlite3.Row, bytes]] = []
+        started = time.monotonic()
+        try:
+            for at in range(0, len(rows), FILL_BATCH):
+                chunk = rows[at : at + FILL_BATCH]
+                texts = [memory_text(r["summary"], r["content"], json.loads(r["tags"])) for r in chunk]
+                done += zip(chunk, map(vectors.to_blob, vectors.encode_texts(encoder, texts)), strict=True)
+                if time.monotonic() - started > FILL_SECONDS:
+                    break
+            with self.transaction() as conn:
+                seq = self._bump(conn, encoder)
+                # Only if the text is still what was embedded (another writer may have changed it).
+                conn.executemany(
+                    """UPDATE memories SET embed_hash = ?, vec_seq = ?, embedding = ?
+                       WHERE n = ? AND summary = ? AND content = ? AND tags = ?""",
+                    [(h, seq, blob, r["n"], r["summary"], r["content"], r["tags"]) for r, blob in done],
+                )
+        except MemoryStoreError:
+            pass  # busy or read-only right now: the next recall tries again
+        except Exception as exc:  # filling is opportunistic; recall must still answer
+            self._warn(f"could not compute sentence vectors ({exc}); recalling with what is there")
+
+    def _clear_vectors(self, rows: Sequence[int]) -> None:
+        """Drop unusable stored vectors so they are filled again."""
+        with contextlib.suppress(MemoryStoreError), self.transaction() as conn:
+            seq = self._bump(conn, None)
+            conn.executemany(
+                "UPDATE memories SET embed_hash = NULL, vec_seq = ?, embedding = NULL WHERE n = ?",
+                [(seq, n) for n in rows],
+            )
+
+    def _vector_index(self, conn: sqlite3.Connection, encoder: TextEncoder) -> VectorIndex:
+        from kagura_engineer.memory import vectors
+
+        index = self._index
+        if index is None or index.model_hash != encoder.model_hash:
+            index = self._index = vectors.VectorIndex(self.path, encoder.model_hash, encoder.model_id)
+        index.refresh(conn, vectors.read_state(conn))
+        return index
+
+    def _encoder_for_recall(self) -> TextEncoder | None:
+        if self._ranking == KEYWORD or not self._semantic:
+            return None
+        if self._encoder is not None:
+            return self._encoder
+        encoder, reason = _shared_encoder()
+        if encoder is None:
+            _warn_once(self._warn, f"{reason}; recalling by keywords only")
+        return encoder
+
+    # ---------------------------------------------------------------- recall
 
     def recall(self, query: str, k: int = 5, filters: dict[str, Any] | None = None) -> list[Memory]:
         """The `k` best matches for `query`, best first (see the module doc for the score).
@@ -557,10 +863,133 @@ class LocalMemory:
         # are joined and re-ranked. With filters the cap is wider, and if the filters then
         # leave fewer than k, the query runs again uncapped, so a filter never hides a match.
         cap = (CANDIDATES_FILTERED if where else CANDIDATES) + 20 * int(k)
+        encoder = self._encoder_for_recall()
+        if encoder is not None:
+            found = self._recall_semantic(query, expr, where, params, int(k), cap, encoder)
+            if found is not None:
+                return found
         rows = self._ranked(expr, where, params, int(k), cap)
         if where and len(rows) < k:
             rows = self._ranked(expr, where, params, int(k), -1)
         return [_memory(r, float(r["score"])) for r in rows]
+
+    def _keyword_hits(
+        self, expr: str, where: str, params: list[Any], k: int, cap: int
+    ) -> list[tuple[int, float]]:
+        """The best FTS5 matches passing the filters: [(n, −bm25)], best first."""
+        sql = f"""
+            WITH hits AS (
+                SELECT rowid AS n, bm25(memories_fts, ?, ?, ?) AS b FROM memories_fts
+                WHERE memories_fts MATCH ? ORDER BY b LIMIT ?
+            )
+            SELECT hits.n, -hits.b FROM hits CROSS JOIN memories m ON m.n = hits.n
+            WHERE 1 {where} ORDER BY hits.b, hits.n DESC"""
+        with self._read() as conn:
+            hits = conn.execute(sql, [*BM25_WEIGHTS, expr, cap, *params]).fetchall()
+            if where and len(hits) < k:
+                hits = conn.execute(sql, [*BM25_WEIGHTS, expr, -1, *params]).fetchall()
+        return [(int(n), max(0.0, float(b))) for n, b in hits]
+
+    def _recall_semantic(
+        self, query: str, expr: str, where: str, params: list[Any], k: int, cap: int, encoder: TextEncoder
+    ) -> list[Memory] | None:
+        """Fused keyword + cosine recall (`memory/hybrid.py`); None if the query cannot be
+        embedded (the caller falls back to keywords)."""
+        import numpy as np
+
+        use_keywords = self._ranking != EMBEDDING
+        keyword: list[tuple[int, float]] | None = None
+        if self._missing_vectors(encoder.model_hash):
+            keyword = self._keyword_hits(expr, where, params, k, cap) if use_keywords else []
+            self._fill_vectors(encoder, [n for n, _ in keyword[:FILL_PER_RECALL]])
+        with self._snapshot() as conn:
+            index = self._vector_index(conn, encoder)
+            view, bad = index.view(), index.bad
+            allowed = None
+            if where:
+                allowed = np.array(
+                    sorted(r[0] for r in conn.execute(f"SELECT m.n FROM memories m WHERE 1 {where}", params)),
+                    dtype=np.int64,
+                )
+        if bad:
+            self._clear_vectors(bad)
+        # The keyword search (SQLite) runs beside the query's embedding and the cosine scan
+        # (numpy): both release the GIL, so on two cores they overlap.
+        background = None
+        if keyword is None and use_keywords:
+            background = _Background(
+                self._keyword_hits, expr, where, params, k, cap, parallel=not self._depth
+            )
+        try:
+            qvec = encoder.encode([query])[0]
+        except Exception as exc:  # fall back to keywords rather than fail the recall
+            if background is not None:
+                background.result()
+            _warn_once(self._warn, f"could not embed the query ({exc}); recalling by keywords only")
+            return None
+        nearest = view.search(qvec, COSINE_CANDIDATES + 20 * k, allowed)
+        keyword = background.result() if background is not None else (keyword or [])
+        candidates: dict[int, Candidate] = {}
+        for rank, (n, cosine) in enumerate(nearest, start=1):
+            candidates[n] = Candidate(n, cosine=cosine, cosine_rank=rank)
+        cosines = view.lookup(qvec, [n for n, _ in keyword if n not in candidates])
+        for rank, (n, rel) in enumerate(keyword, start=1):
+            c = candidates.setdefault(n, Candidate(n, cosine=cosines.get(n)))
+            c.bm25, c.bm25_rank = rel, rank
+        return self._fuse(query, candidates, keyword, where, params, k)
+
+    def _fuse(
+        self,
+        query: str,
+        candidates: dict[int, Candidate],
+        keyword: list[tuple[int, float]],
+        where: str,
+        params: list[Any],
+        k: int,
+    ) -> list[Memory]:
+        """Score the candidates (relevance × importance × recency) and read the best `k`."""
+        idents = hybrid.identifiers(query)
+        best_bm25 = max((rel for _, rel in keyword), default=0.0)
+        now = self._now()
+        half = RECENCY_HALF_DAYS * 86400.0
+        text = ", m.summary, m.content, m.tags" if idents else ""
+        scored: list[tuple[float, int]] = []
+        with self._snapshot() as conn:
+            for row in conn.execute(
+                f"SELECT m.n, m.importance, m.created_ts{text} {BY_ROW_NUMBER} {where}",
+                [json.dumps(list(candidates)), *params],
+            ):
+                c = candidates[row["n"]]
+                if idents:
+                    body = memory_text(row["summary"], row["content"], json.loads(row["tags"]))
+                    c.identifiers = hybrid.identifier_share(idents, body)
+                rel = hybrid.relevance(c, self._ranking, best_bm25)
+                if rel is not None:
+                    recency = 0.8 + 0.2 / (1.0 + max(0.0, now - row["created_ts"]) / half)
+                    factor = ((0.5 + row["importance"]) * recency) ** hybrid.FACTOR_EXPONENT
+                    scored.append((rel * factor, c.n))
+            scored.sort(key=lambda s: (-s[0], -s[1]))
+            top = scored[:k]
+            rows = {
+                r["n"]: r
+                for r in conn.execute(
+                    f"SELECT {', '.join(f'm.{c}' for c in COLUMNS.split(', '))} {BY_ROW_NUMBER}",
+                    [json.dumps([n for _, n in top])],
+                )
+            }
+        return [_memory(rows[n], score) for score, n in top if n in rows]
+
+    def _missing_vectors(self, model_hash: str) -> bool:
+        """Whether any memory lacks a vector of this model (three index probes)."""
+        with self._read() as conn:
+            return bool(
+                conn.execute(
+                    """SELECT EXISTS (SELECT 1 FROM memories WHERE embed_hash IS NULL)
+                           OR EXISTS (SELECT 1 FROM memories WHERE embed_hash > ?)
+                           OR EXISTS (SELECT 1 FROM memories WHERE embed_hash < ?)""",
+                    (model_hash, model_hash),
+                ).fetchone()[0]
+            )
 
     def _ranked(self, expr: str, where: str, params: list[Any], k: int, cap: int) -> list[sqlite3.Row]:
         sql = f"""
@@ -568,10 +997,11 @@ class LocalMemory:
                 SELECT rowid AS n, bm25(memories_fts, ?, ?, ?) AS b FROM memories_fts
                 WHERE memories_fts MATCH ? ORDER BY b LIMIT ?
             )
-            SELECT m.*, -hits.b
+            SELECT m.n, m.id, m.external_id, m.summary, m.content, m.type, m.tags, m.importance,
+                   m.details, m.created_at, m.created_ts, m.updated_at, -hits.b
                      * (0.5 + m.importance)
                      * (0.8 + 0.2 / (1.0 + max(0.0, ? - m.created_ts) / ?)) AS score
-            FROM hits JOIN memories m ON m.n = hits.n
+            FROM hits CROSS JOIN memories m ON m.n = hits.n
             WHERE 1 {where}
             ORDER BY score DESC, m.n DESC
             LIMIT ?"""
@@ -623,7 +1053,7 @@ class LocalMemory:
         """The memory with this id (or external id), or None."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT * FROM memories WHERE id = ? OR external_id = ? LIMIT 1", (id, id)
+                f"SELECT {COLUMNS} FROM memories WHERE id = ? OR external_id = ? LIMIT 1", (id, id)
             ).fetchone()
         return _memory(row, 0.0) if row else None
 
@@ -639,7 +1069,7 @@ class LocalMemory:
         while True:
             with self._read() as conn:
                 rows = conn.execute(
-                    """SELECT * FROM memories WHERE (created_ts, n) > (?, ?)
+                    f"""SELECT {COLUMNS} FROM memories WHERE (created_ts, n) > (?, ?)
                        ORDER BY created_ts, n LIMIT ?""",
                     (last_ts, last_n, page),
                 ).fetchall()
@@ -866,7 +1296,52 @@ class LocalMemory:
             }
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         stats["db_bytes"] = size
+        stats.update(self._vector_stats(stats["count"]))
         return stats
+
+    def _vector_stats(self, total: int) -> dict[str, Any]:
+        """Model, vector coverage and index size (no model weights are loaded for this)."""
+        model_id, model_hash, note = self._model_identity()
+        with self._read() as conn:
+            current = 0
+            if model_hash:
+                current = conn.execute(
+                    "SELECT count(*) FROM memories WHERE embed_hash = ?", (model_hash,)
+                ).fetchone()[0]
+        from kagura_engineer.memory.vectors import FILE_MIN, current_file
+
+        data = current_file(self.path)
+        if current >= FILE_MIN:
+            where = (
+                f"memory-mapped file {data.name}" if data else "memory-mapped file (built at the next recall)"
+            )
+            size = data.stat().st_size if data else 0
+        else:
+            where, size = "in the database (loaded into memory)", current * VECTOR_DIM * 4
+        share = f" ({100.0 * current / total:.1f}%)" if total else ""
+        return {
+            "embedding_model": model_id + (f" — {note}" if note else ""),
+            "vectors": current,
+            "vector_coverage": f"{current}/{total}{share}",
+            "vector_index": where,
+            "vector_index_bytes": size,
+        }
+
+    def _model_identity(self) -> tuple[str, str | None, str | None]:
+        """(model id, model hash, why semantic recall is off or None) without loading weights."""
+        if not self._semantic:
+            return "none", None, "semantic recall is off for this store"
+        if self._encoder is not None:
+            return self._encoder.model_id, self._encoder.model_hash, None
+        from kagura_engineer.memory import embed
+
+        reason = embed.unavailable_reason()
+        try:
+            manifest = json.loads((embed.MODEL_DIR / embed.MANIFEST_FILE).read_text(encoding="utf-8"))
+            model_id, model_hash = str(manifest["model_id"]), embed.manifest_hash(manifest)
+        except (OSError, ValueError, KeyError, TypeError):
+            return "unavailable", None, reason or "the model manifest is unreadable"
+        return model_id, model_hash, (f"unavailable: {reason}" if reason else None)
 
 
 def _memory(row: sqlite3.Row, score: float) -> Memory:

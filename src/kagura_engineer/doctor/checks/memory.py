@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kagura_engineer.doctor.auth import kagura_source
 from kagura_engineer.doctor.context import DoctorContext
-from kagura_engineer.doctor.model import Outcome, fail, ok
+from kagura_engineer.doctor.model import Outcome, fail, ok, warn
 
 LOGIN_HINT = "kagura auth login (OAuth device flow), or export KAGURA_API_KEY=<key>"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -63,6 +63,26 @@ def check_cloud(ctx: DoctorContext) -> Outcome:
 
 
 def check_local(ctx: DoctorContext) -> Outcome:
+    outcome = _check_local_path(ctx)
+    if outcome.status != "OK":
+        return outcome
+    why = _keyword_only_reason(ctx)
+    if why is None:
+        return ok(f"{outcome.detail}; semantic recall on")
+    return warn(f"{outcome.detail}; recall is keyword-only: {why}", outcome.hint)
+
+
+def _keyword_only_reason(ctx: DoctorContext) -> str | None:
+    """Why recall would be keyword-only here, or None (numpy is not imported for this)."""
+    from kagura_engineer.memory import embed
+    from kagura_engineer.memory.local import ENV_SEMANTIC
+
+    if ctx.env.get(ENV_SEMANTIC, "").strip().lower() in ("0", "off", "false", "no"):
+        return f"${ENV_SEMANTIC} turns semantic recall off"
+    return embed.installed_reason()
+
+
+def _check_local_path(ctx: DoctorContext) -> Outcome:
     raw = ctx.config.local_memory_path
     path = Path(raw).expanduser()
     if not path.is_absolute():
