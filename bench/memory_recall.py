@@ -1,40 +1,54 @@
-"""Recall benchmark for the local memory store: latency by store size, quality by ranker.
+"""Recall benchmark for the local memory store: quality by ranker, latency by store size.
 
-    /work/venv/bin/python bench/memory_recall.py            # 1k/10k/100k + quality
+    /work/venv/bin/python bench/memory_recall.py            # quality + 1k/10k/100k latency
     /work/venv/bin/python bench/memory_recall.py --sizes 1000,10000 --json
 
-Latency: one store grows to each size (synthetic memories that splice halves of two labeled
-memories, so words keep the document frequencies of a real store; dates spread over two
-years, mixed importance), then `LocalMemory.recall(query, k=5)` — the product
-path, ranking included — runs for every labeled query, several times; p50/p95 are per call.
+Quality: the labeled set in `bench/data/` (`recall_memories.jsonl`: 66 engineering lessons,
+90 realistic distractors such as changelog lines and notes, and 13 memories that each name
+an exact identifier — an error code, a path, `#123`, a CVE, an env var — with 26 look-alikes
+that share their meaning but name another identifier; `recall_queries.jsonl`: 66 queries
+phrased as a person would ask, sharing meaning but often few words with their memory, and 13
+queries that hinge on an identifier, `"kind": "identifier"`). Every `LocalMemory` ranker
+opens the same store, built once through `remember_many` with real sentence vectors (that
+build gives the embedding throughput); hit@1, hit@5 and MRR (over the top 10) are reported
+overall, for the paraphrase queries, the low-overlap ones (≤ 1 content word shared with
+their memory) and the identifier queries.
 
-Quality: the labeled set in `bench/data/` (`recall_memories.jsonl`: 66 engineering lessons
-plus 90 realistic distractors such as changelog lines and notes; `recall_queries.jsonl`: 66
-queries, each with the id of its one relevant memory, phrased as a person would ask, sharing
-meaning but often few words with it). Each ranker indexes the same corpus (in one shuffled
-order) and answers every query; hit@1, hit@5 and MRR (over the top 10) are reported, overall
-and for the low-overlap queries (≤ 1 content word shared with their memory).
+Latency: one store grows to each size with synthetic memories that splice halves of two
+labeled memories (words keep the document frequencies of a real store; dates spread over two
+years, mixed importance). Their vectors are SYNTHETIC — random unit vectors stored under the
+real model's hash, as if embedded — because embedding 100k memories takes ~35 min here and
+the cost of the query path does not depend on the values. Then `LocalMemory.recall(query,
+k=5)` — the product path with the real encoder loaded: query embedding, keyword candidates,
+cosine over every vector (in memory below 10k, the memory-mapped file from 10k), fusion —
+runs for every labeled query, several times; p50/p95 are per call. The first recall after
+opening (which loads or builds the vector index) is reported apart. Keyword-only recall is
+timed on the same store for comparison. Model load time is measured in a fresh process.
 
-Adding a ranker (e.g. the sentence encoder): implement `Ranker` (`index(docs)`,
-`search(query, k) -> [doc ids]`, `close()`) and register a factory in `RANKERS`; it then
-appears as a row of the quality table (`--rankers fts5-bm25,encoder`).
+Adding a ranker: implement `Ranker` (`index(docs)`, `search(query, k) -> [doc ids]`,
+`close()`) and register a factory in `RANKERS`; it then appears as a row of the quality
+table (`--rankers fts5-bm25,hybrid`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from kagura_engineer.memory import hybrid
 from kagura_engineer.memory.local import STOPWORDS, LocalMemory, iso
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -60,6 +74,7 @@ class Doc:
 class Query:
     text: str
     relevant: frozenset[str]
+    kind: str = "paraphrase"
 
 
 def words(text: str) -> list[str]:
@@ -80,26 +95,104 @@ class Ranker(Protocol):
     def close(self) -> None: ...
 
 
-class Fts5Ranker:
-    """The product: `LocalMemory.recall` (FTS5 BM25 × importance × recency)."""
+@dataclass
+class Built:
+    path: Path
+    ids: dict[str, str]  # memory id -> doc id
+    seconds: float
+    docs: int
 
-    name = "fts5-bm25"
+
+_BUILT: dict[tuple[Path, tuple[str, ...]], Built] = {}
+
+
+def labeled_store(workdir: Path, docs: list[Doc]) -> Built:
+    """The quality store, built once (real sentence vectors) and shared by every ranker."""
+    key = (workdir, tuple(d.id for d in docs))
+    if key not in _BUILT:
+        from kagura_engineer.memory.embed import get_encoder
+
+        get_encoder()  # loading the model is not part of the throughput
+        path = workdir / "quality.db"
+        t0 = time.perf_counter()
+        with LocalMemory(path) as mem:
+            stored = mem.remember_many(
+                {"summary": d.summary, "content": d.content, "type": d.type, "tags": list(d.tags)}
+                for d in docs
+            )
+            assert mem.stats()["vectors"] == len(docs), "every labeled memory must have a real vector"
+        seconds = time.perf_counter() - t0
+        _BUILT[key] = Built(path, dict(zip(stored, (d.id for d in docs), strict=True)), seconds, len(docs))
+    return _BUILT[key]
+
+
+class StoreRanker:
+    """The product: `LocalMemory.recall` with one of its rankings (see memory/hybrid.py)."""
+
+    name = "hybrid"
+    ranking = hybrid.HYBRID
+    #: Constants of memory/hybrid.py overridden while this ranker searches (variants only).
+    overrides: dict[str, float] = {}
 
     def __init__(self, workdir: Path) -> None:
-        self.mem = LocalMemory(workdir / "quality.db")
+        self.workdir = workdir
+        self.mem: LocalMemory | None = None
         self.ids: dict[str, str] = {}
 
     def index(self, docs: list[Doc]) -> None:
-        stored = self.mem.remember_many(
-            {"summary": d.summary, "content": d.content, "type": d.type, "tags": list(d.tags)} for d in docs
-        )
-        self.ids = {memory_id: d.id for memory_id, d in zip(stored, docs, strict=True)}
+        built = labeled_store(self.workdir, docs)
+        self.ids = built.ids
+        self.mem = LocalMemory(built.path, ranking=self.ranking)
 
     def search(self, query: str, k: int) -> list[str]:
-        return [self.ids[m.id] for m in self.mem.recall(query, k=k)]
+        assert self.mem is not None
+        saved = {name: getattr(hybrid, name) for name in self.overrides}
+        try:
+            for name, value in self.overrides.items():
+                setattr(hybrid, name, value)
+            return [self.ids[m.id] for m in self.mem.recall(query, k=k)]
+        finally:
+            for name, value in saved.items():
+                setattr(hybrid, name, value)
 
     def close(self) -> None:
-        self.mem.close()
+        if self.mem is not None:
+            self.mem.close()
+
+
+class Fts5Ranker(StoreRanker):
+    """FTS5 BM25 × importance × recency (the keyword-only store)."""
+
+    name = "fts5-bm25"
+    ranking = hybrid.KEYWORD
+
+
+class EmbeddingRanker(StoreRanker):
+    """Cosine similarity alone (× importance × recency)."""
+
+    name = "embedding"
+    ranking = hybrid.EMBEDDING
+
+
+class RrfRanker(StoreRanker):
+    """Reciprocal-rank fusion of the BM25 and cosine ranks (k = 60)."""
+
+    name = "rrf"
+    ranking = hybrid.RRF
+
+
+class NoBoostRanker(StoreRanker):
+    """The product's weighted sum without the exact-identifier boost."""
+
+    name = "hybrid-no-identifier-boost"
+    overrides = {"IDENTIFIER_BOOST": 0.0}
+
+
+class EvenRanker(StoreRanker):
+    """A weighted sum with more keyword weight: 0.7 cosine + 0.3 BM25 (+ identifier boost)."""
+
+    name = "weighted-0.7"
+    overrides = {"COSINE_WEIGHT": 0.7}
 
 
 class OverlapRanker:
@@ -125,8 +218,8 @@ class OverlapRanker:
 
 
 RANKERS: dict[str, Callable[[Path], Ranker]] = {
-    Fts5Ranker.name: Fts5Ranker,
-    OverlapRanker.name: OverlapRanker,
+    r.name: r
+    for r in (Fts5Ranker, OverlapRanker, EmbeddingRanker, RrfRanker, EvenRanker, NoBoostRanker, StoreRanker)
 }
 
 
@@ -139,7 +232,7 @@ def load_labeled() -> tuple[list[Doc], list[Query]]:
         for r in map(json.loads, (DATA / "recall_memories.jsonl").read_text(encoding="utf-8").splitlines())
     ]
     queries = [
-        Query(r["query"], frozenset(r["relevant"]))
+        Query(r["query"], frozenset(r["relevant"]), r.get("kind", "paraphrase"))
         for r in map(json.loads, (DATA / "recall_queries.jsonl").read_text(encoding="utf-8").splitlines())
     ]
     known = {d.id for d in docs}
@@ -180,30 +273,50 @@ def synthetic(n: int, docs: list[Doc], rng: random.Random, start: int = 0) -> It
         }
 
 
+class SyntheticVectors:
+    """Stands in for the encoder while filler memories are written: random unit vectors,
+    stored under the real model's id and hash so the store treats them as embedded."""
+
+    def __init__(self, seed: int) -> None:
+        import numpy as np
+
+        from kagura_engineer.memory.embed import get_encoder
+
+        real = get_encoder()
+        self.model_id, self.model_hash = real.model_id, real.model_hash
+        self._rng = np.random.default_rng(seed)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Any:
+        import numpy as np
+
+        v = self._rng.standard_normal((len(texts), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 # ---------------------------------------------------------------- measurements
 
 
-def quality(ranker: Ranker, docs: list[Doc], queries: list[Query]) -> dict[str, float]:
+def _score(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    return {
+        "n": len(ranks),
+        "hit@1": sum(r == 1 for r in ranks) / n,
+        "hit@5": sum(r is not None and r <= 5 for r in ranks) / n,
+        "mrr": sum(1.0 / r for r in ranks if r) / n,
+    }
+
+
+def quality(ranker: Ranker, docs: list[Doc], queries: list[Query]) -> dict[str, Any]:
     by_id = {d.id: d for d in docs}
-    hit1 = hit5 = rr = 0.0
-    low_hits = low_n = 0
+    groups: dict[str, list[int | None]] = {"all": [], "paraphrase": [], "low_overlap": [], "identifier": []}
     for q in queries:
         found = ranker.search(q.text, 10)
         rank = next((n for n, doc_id in enumerate(found, start=1) if doc_id in q.relevant), None)
-        hit1 += rank == 1
-        hit5 += rank is not None and rank <= 5
-        rr += 1.0 / rank if rank else 0.0
-        if low_overlap(q, by_id):
-            low_n += 1
-            low_hits += rank is not None and rank <= 5
-    n = len(queries)
-    return {
-        "hit@1": hit1 / n,
-        "hit@5": hit5 / n,
-        "mrr": rr / n,
-        "low_overlap_n": low_n,
-        "low_overlap_hit@5": low_hits / low_n if low_n else 0.0,
-    }
+        groups["all"].append(rank)
+        groups[q.kind].append(rank)
+        if q.kind == "paraphrase" and low_overlap(q, by_id):
+            groups["low_overlap"].append(rank)
+    return {name: _score(ranks) for name, ranks in groups.items()}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -211,12 +324,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def latency(path: Path, queries: list[Query], rounds: int) -> dict[str, float]:
+def latency(path: Path, queries: list[Query], rounds: int, ranking: str) -> dict[str, float]:
     t0 = time.perf_counter()
-    mem = LocalMemory(path)
+    mem = LocalMemory(path, ranking=ranking)
     opened = time.perf_counter() - t0
     try:
-        for q in queries[:10]:  # warm the page cache
+        t0 = time.perf_counter()
+        mem.recall(queries[0].text, k=5)  # loads (or builds) the vector index
+        first = time.perf_counter() - t0
+        for q in queries[1:10]:  # warm the page cache
             mem.recall(q.text, k=5)
         samples = []
         for _ in range(rounds):
@@ -228,6 +344,7 @@ def latency(path: Path, queries: list[Query], rounds: int) -> dict[str, float]:
         mem.close()
     return {
         "open_ms": opened * 1000,
+        "first_ms": first * 1000,
         "p50_ms": percentile(samples, 50),
         "p95_ms": percentile(samples, 95),
         "mean_ms": statistics.fmean(samples),
@@ -236,9 +353,9 @@ def latency(path: Path, queries: list[Query], rounds: int) -> dict[str, float]:
 
 
 def grow(path: Path, docs: list[Doc], have: int, want: int, rng: random.Random) -> float:
-    """Add synthetic memories until the store holds `want`; returns seconds spent."""
+    """Add synthetic memories (synthetic vectors) until the store holds `want`; returns seconds."""
     t0 = time.perf_counter()
-    with LocalMemory(path) as mem:
+    with LocalMemory(path, encoder=SyntheticVectors(want)) as mem:
         todo = want - have
         while todo > 0:
             batch = min(BATCH, todo)
@@ -246,6 +363,32 @@ def grow(path: Path, docs: list[Doc], have: int, want: int, rng: random.Random) 
             todo -= batch
         mem.checkpoint()
     return time.perf_counter() - t0
+
+
+LOAD_PROBE = """
+import json, time
+import numpy, tokenizers
+t0 = time.perf_counter()
+from kagura_engineer.memory.embed import get_encoder
+get_encoder()
+print(json.dumps({"load": time.perf_counter() - t0}))
+"""
+
+
+def model_load_seconds(runs: int = 3) -> float:
+    """Median time of `get_encoder()` in a fresh process (numpy/tokenizers already imported)."""
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", LOAD_PROBE], capture_output=True, text=True, check=True)
+        times.append(json.loads(out.stdout.strip().splitlines()[-1])["load"])
+    return statistics.median(times)
+
+
+def vector_file_mb(path: Path) -> float:
+    from kagura_engineer.memory.vectors import current_file
+
+    data = current_file(path)
+    return data.stat().st_size / 1e6 if data else 0.0
 
 
 # ---------------------------------------------------------------- main
@@ -268,8 +411,10 @@ def main(argv: list[str] | None = None) -> int:
 
     docs, queries = load_labeled()
     rng = random.Random(SEED)
+    load_s = model_load_seconds()
     quality_rows: list[dict] = []
     latency_rows: list[dict] = []
+    throughput: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="kagura-bench-") as tmp:
         work = Path(tmp)
         shuffled = docs[:]
@@ -281,40 +426,81 @@ def main(argv: list[str] | None = None) -> int:
                 quality_rows.append({"ranker": name, **quality(ranker, docs, queries)})
             finally:
                 ranker.close()
+        for built in _BUILT.values():
+            throughput = {
+                "docs": built.docs,
+                "seconds": built.seconds,
+                "docs_per_s": built.docs / built.seconds,
+            }
         path = work / "latency.db"
         have = 0
         for size in sizes:
             build = grow(path, docs, have, size, rng)
             have = size
-            row = {"size": size, "build_s": build, **latency(path, queries, args.rounds)}
+            row: dict[str, Any] = {"size": size, "build_s": build}
+            row.update(latency(path, queries, args.rounds, hybrid.HYBRID))
+            row["keyword_p50_ms"] = latency(path, queries, max(1, args.rounds // 2), hybrid.KEYWORD)["p50_ms"]
             row["db_mb"] = path.stat().st_size / 1e6
+            row["vector_file_mb"] = vector_file_mb(path)
             latency_rows.append(row)
             if not args.json:
                 print(f"  built {size:>7} memories (+{build:.1f} s)", file=sys.stderr)
-
+    result = {
+        "quality": quality_rows,
+        "latency": latency_rows,
+        "model_load_s": load_s,
+        "embedding_throughput": throughput,
+        "loadavg": list(os.getloadavg()),
+    }
     if args.json:
-        print(json.dumps({"quality": quality_rows, "latency": latency_rows}, indent=2))
+        print(json.dumps(result, indent=2))
         return 0
-    n_low = quality_rows[0]["low_overlap_n"] if quality_rows else 0
-    print(
-        f"\nRecall quality: {len(queries)} labeled queries, {len(docs)} memories ({n_low} low-overlap queries)"
-    )
-    print("| ranker | hit@1 | hit@5 | MRR | hit@5 low-overlap |\n|---|---|---|---|---|")
-    for q in quality_rows:
-        print(
-            f"| {q['ranker']} | {q['hit@1']:.3f} | {q['hit@5']:.3f} | {q['mrr']:.3f} | {q['low_overlap_hit@5']:.3f} |"
-        )
-    print(f"\nRecall latency: LocalMemory.recall(k=5), {len(queries)} queries x {args.rounds} rounds")
-    print(
-        "| memories | p50 ms | p95 ms | mean ms | open ms | DB MB | build s |\n|---|---|---|---|---|---|---|"
-    )
-    for r in latency_rows:
-        print(
-            f"| {r['size']:,} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['mean_ms']:.2f} | "
-            f"{r['open_ms']:.0f} | {r['db_mb']:.1f} | {r['build_s']:.1f} |"
-        )
+    print_tables(result, len(queries), len(docs), args.rounds)
     return 0
 
 
+def print_tables(result: dict[str, Any], n_queries: int, n_docs: int, rounds: int) -> None:
+    rows = result["quality"]
+    if rows:
+        g = rows[0]
+        print(
+            f"\nRecall quality: {n_queries} labeled queries over {n_docs} memories "
+            f"({g['paraphrase']['n']} paraphrase, of which {g['low_overlap']['n']} low-overlap; "
+            f"{g['identifier']['n']} exact-identifier)"
+        )
+        print(
+            "| ranker | hit@1 | hit@5 | MRR | paraphrase hit@5 | low-overlap hit@5 | identifier hit@1 |\n"
+            "|---|---|---|---|---|---|---|"
+        )
+        for q in rows:
+            a = q["all"]
+            print(
+                f"| {q['ranker']} | {a['hit@1']:.3f} | {a['hit@5']:.3f} | {a['mrr']:.3f} | "
+                f"{q['paraphrase']['hit@5']:.3f} | {q['low_overlap']['hit@5']:.3f} | {q['identifier']['hit@1']:.3f} |"
+            )
+    print(
+        f"\nRecall latency: LocalMemory.recall(k=5), hybrid, model loaded, {n_queries} queries x {rounds} rounds "
+        "(filler memories carry synthetic random unit vectors)"
+    )
+    print(
+        "| memories | p50 ms | p95 ms | keyword-only p50 ms | first recall ms | DB MB | vector file MB | build s |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    for r in result["latency"]:
+        print(
+            f"| {r['size']:,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['keyword_p50_ms']:.1f} | "
+            f"{r['first_ms']:.0f} | {r['db_mb']:.1f} | {r['vector_file_mb']:.1f} | {r['build_s']:.1f} |"
+        )
+    t = result["embedding_throughput"]
+    if t:
+        print(
+            f"\nEmbedding throughput (remember_many of the labeled memories, real vectors): "
+            f"{t['docs_per_s']:.0f} docs/s ({t['docs']} docs in {t['seconds']:.1f} s)"
+        )
+    print(f"Model load (get_encoder in a fresh process, median of 3): {result['model_load_s'] * 1000:.0f} ms")
+    print(f"Load average during the run: {' '.join(f'{x:.1f}' for x in result['loadavg'])} (2 cores)")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
