@@ -47,7 +47,12 @@ def _positive(text: str) -> int:
 def configure(parser: argparse.ArgumentParser) -> None:
     subs = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    p = subs.add_parser("recall", help="search memories", description="the memories that best match QUERY")
+    p = subs.add_parser(
+        "recall",
+        help="search memories (by meaning and keywords)",
+        description="the memories that best match QUERY: by meaning (sentence vectors) and keywords "
+        "(FTS5); keyword-only without numpy/tokenizers or with KAGURA_MEMORY_SEMANTIC=off",
+    )
     p.add_argument("query", metavar="QUERY")
     p.add_argument("-k", type=_positive, default=5, metavar="N", help="how many (default 5, at most 100)")
     p.add_argument(
@@ -76,7 +81,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_common(p)
 
-    p = subs.add_parser("stats", help="counts and sizes", description="counts and sizes of the memory store")
+    p = subs.add_parser(
+        "stats",
+        help="counts, sizes, vector coverage",
+        description="counts and sizes of the memory store; locally also the embedding model, "
+        "vector coverage and the vector index",
+    )
     add_common(p)
 
 
