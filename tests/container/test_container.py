@@ -112,6 +112,7 @@ def test_doctor_in_the_container(image, git_repo, tmp_path):
     assert "doctor" in summary
     assert '"claude-code"' in log and "claude 2.1.331 at /usr/local/bin/claude" in log  # the pinned binary
     assert "git 2." in log and "work tree /github/workspace" in log
+    assert "semantic recall on" in log  # numpy, tokenizers and the model are in the image
     assert "/github/workspace" in (dirs["home"] / ".gitconfig").read_text()  # safe.directory
     assert "dubious ownership" not in log
     assert TOKEN not in log.replace(f"::add-mask::{TOKEN}", "") and ANTHROPIC_KEY not in summary
