@@ -148,3 +148,23 @@ def test_a_resumed_session_claiming_work_the_tree_lacks_starts_over_fresh(world)
     assert calls == ["sess-from-the-killed-job", None]
     assert outcome.status == "shipped" and outcome.resumed_from == "grounded"
     assert world.origin_file(outcome.branch, "hello.txt") == "hi\n"
+
+
+def test_a_lesson_in_other_words_grounds_the_prompt(world):
+    """Recall is by meaning: the issue says "tests fail randomly on Windows", the lesson says
+    "flaky CI came from a shared temp folder" (no word in common), and the lesson reaches
+    the agent as recalled memory; an unrelated lesson does not outrank it."""
+    world.github.add_issue(9, "Tests fail randomly on Windows", "Some runs are red for no reason.")
+    with LocalMemory(world.db) as memory:
+        memory.remember(
+            "Flaky CI came from a shared temp folder",
+            "Parallel jobs on the win32 runners wrote into one temporary directory. Give each job its own.",
+            "lesson",
+        )
+        memory.remember("Cron jobs on the scheduler run in UTC", "Convert local times first.", "note")
+    agent = ScriptedAgent([writes("x.txt", "x\n")])
+    run_issue(world.context(agent, issue=9))
+    prompt = agent.calls[0]["prompt"]
+    memory_part = prompt[prompt.lower().index("recalled memory") :]
+    assert "shared temp folder" in memory_part
+    assert memory_part.find("shared temp folder") < memory_part.find("Cron jobs") or "Cron jobs" not in memory_part
