@@ -459,3 +459,23 @@ def test_recall_reads_rows_by_primary_key_even_with_statistics_from_a_small_stor
             r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT m.n {local.BY_ROW_NUMBER}", [json.dumps(list(range(300)))])
         )
         assert "SEARCH m USING INTEGER PRIMARY KEY" in plan and "SCAN m " not in f"{plan} "
+
+
+def test_statistics_from_a_small_store_are_refreshed_when_it_is_opened_grown(tmp_path: Path):
+    path = tmp_path / "m.db"
+    with LocalMemory(path, semantic=False) as mem:
+        mem.remember_many({"summary": f"note {i}", "type": "note"} for i in range(50))
+        mem._conn.execute("ANALYZE")
+        mem.remember_many({"summary": f"later note {i}", "type": "note"} for i in range(3000))
+
+    def analysed_rows() -> int:
+        conn = sqlite3.connect(path)
+        try:
+            return int(conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'memories'").fetchone()[0].split()[0])
+        finally:
+            conn.close()
+
+    assert analysed_rows() == 50  # close's PRAGMA optimize left them stale (no query was run)
+    with LocalMemory(path, semantic=False) as mem:
+        assert mem.stats()["count"] == 3050
+    assert analysed_rows() > 2000  # refreshed on open (sampled: an estimate near 3050)

@@ -425,6 +425,7 @@ class LocalMemory:
             if not rows or rows[0][0] != "ok":
                 raise _Corrupt(f"integrity check: {rows[0][0] if rows else 'no answer'}")
             _migrate(conn, self.path)
+            _refresh_stale_statistics(conn)
         except BaseException:
             conn.close()
             raise
@@ -1394,6 +1395,26 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _refresh_stale_statistics(conn: sqlite3.Connection) -> None:
+    """Re-analyse `memories` when its statistics describe a far smaller table.
+
+    `PRAGMA optimize` (at close) only re-analyses tables the closing connection queried, so
+    a store analysed at 50 rows and then grown by an import keeps saying "50 rows", and the
+    planner turns small lookups into table scans. Without statistics at all SQLite assumes a
+    large table, which is fine; so only stale statistics are refreshed (sampled, ~ms)."""
+    try:
+        row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'memories' LIMIT 1").fetchone()
+        if row is None:
+            return
+        analysed = int(str(row[0]).split()[0])
+        rows = conn.execute("SELECT max(n) FROM memories").fetchone()[0] or 0  # ≈ count, one seek
+        if rows >= 1000 and rows > 4 * analysed:
+            conn.execute("PRAGMA analysis_limit = 1000")
+            conn.execute("ANALYZE memories")
+    except (sqlite3.Error, ValueError, IndexError):
+        pass  # no statistics table, read-only or busy: the queries do not depend on it
 
 
 def local_path(config: Config) -> Path:
