@@ -90,6 +90,24 @@ for line in sys.stdin:
 """
 
 
+#: Runs the CLI once per argv line of stdin where the process cannot reach any network: an
+#: audit hook refuses every socket, DNS lookup and subprocess before the package is imported.
+WITHOUT_NETWORK = """
+import json, sys
+attempts = []
+def refuse(event, args):
+    if event.startswith(("socket.", "subprocess.", "os.exec", "os.posix_spawn", "urllib.")):
+        attempts.append(event)
+        raise OSError(f"no network here: {event}")
+sys.addaudithook(refuse)
+from kagura_engineer.cli import main
+for line in sys.stdin:
+    code = main(json.loads(line))
+    print("exit", code, flush=True)
+print(json.dumps({"attempts": attempts, "hub": sorted(m for m in sys.modules if "hugging" in m or m == "requests")}))
+"""
+
+
 def records() -> list[dict]:
     return [{"summary": s, "content": c, "type": t, "tags": g} for s, c, t, g in LESSONS]
 
@@ -159,6 +177,29 @@ def test_recall_finds_paraphrased_lessons_the_keyword_store_misses(
     assert err.count("\n") == 1 and err.startswith("warning: "), err
     assert "numpy is not installed" in err and "kagura-engineer[semantic]" in err and "keywords only" in err
 
+
+def test_import_and_recall_never_touch_the_network(db: Path, tmp_path: Path):
+    """The model is in the package: importing lessons and recalling them by meaning open no
+    socket, resolve no name and start no process (which is all a model-hub download could do)."""
+    source = tmp_path / "lessons.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in records()), encoding="utf-8")
+    commands = [["memory", "import", str(source)]]
+    commands += [["memory", "recall", q, "-k", "3", "--json"] for q, _ in PARAPHRASES]
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(WITHOUT_NETWORK)],
+        input="".join(json.dumps(c) + "\n" for c in commands),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+    assert child.returncode == 0, child.stderr
+    *outputs, report = child.stdout.split("exit 0\n")
+    assert len(outputs) == len(commands), child.stdout
+    assert json.loads(report) == {"attempts": [], "hub": []}
+    for (query, lesson), out in zip(PARAPHRASES, outputs[1:], strict=True):
+        assert lesson in summaries(out), (query, out)
+    assert child.stderr == ""
 
 def test_exact_identifiers_rank_first(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     import_lessons(tmp_path, capsys)
