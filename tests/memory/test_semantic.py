@@ -201,6 +201,7 @@ def test_import_and_recall_never_touch_the_network(db: Path, tmp_path: Path):
         assert lesson in summaries(out), (query, out)
     assert child.stderr == ""
 
+
 def test_exact_identifiers_rank_first(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     import_lessons(tmp_path, capsys)
     for query, lesson in IDENTIFIER_QUERIES:
@@ -494,10 +495,15 @@ def test_recall_reads_rows_by_primary_key_even_with_statistics_from_a_small_stor
         mem.remember_many({"summary": f"later note {i}", "type": "note"} for i in range(3000))
         conn = mem._conn
         listed = ", ".join(str(n) for n in range(1, 600, 2))
-        naive = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT n FROM memories WHERE n IN ({listed})"))
+        naive = " ".join(
+            r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT n FROM memories WHERE n IN ({listed})")
+        )
         assert naive.startswith("SCAN memories")  # the trap: a full scan
         plan = " ".join(
-            r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT m.n {local.BY_ROW_NUMBER}", [json.dumps(list(range(300)))])
+            r[3]
+            for r in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT m.n {local.BY_ROW_NUMBER}", [json.dumps(list(range(300)))]
+            )
         )
         assert "SEARCH m USING INTEGER PRIMARY KEY" in plan and "SCAN m " not in f"{plan} "
 
@@ -512,7 +518,9 @@ def test_statistics_from_a_small_store_are_refreshed_when_it_is_opened_grown(tmp
     def analysed_rows() -> int:
         conn = sqlite3.connect(path)
         try:
-            return int(conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'memories'").fetchone()[0].split()[0])
+            return int(
+                conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'memories'").fetchone()[0].split()[0]
+            )
         finally:
             conn.close()
 
