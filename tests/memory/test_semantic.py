@@ -129,18 +129,22 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def import_lessons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def lessons_file(tmp_path: Path) -> Path:
     source = tmp_path / "lessons.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in records()), encoding="utf-8")
-    code, out, _ = cli(capsys, "memory", "import", str(source))
+    return source
+
+
+def import_lessons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "memory", "import", str(lessons_file(tmp_path)))
     assert code == 0 and f"imported {len(LESSONS)} memories" in out
 
 
-def without_semantic(*commands: list[str]) -> tuple[list[str], str]:
-    """Run CLI commands in one child process that cannot import numpy or tokenizers:
-    (stdout lines, stderr)."""
+def in_child(script: str, *commands: list[str]) -> tuple[str, str]:
+    """Run CLI commands, one per line of stdin, in a child process running `script`:
+    (stdout, stderr)."""
     child = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(WITHOUT_SEMANTIC)],
+        [sys.executable, "-c", textwrap.dedent(script)],
         input="".join(json.dumps(c) + "\n" for c in commands),
         capture_output=True,
         text=True,
@@ -148,7 +152,14 @@ def without_semantic(*commands: list[str]) -> tuple[list[str], str]:
         env=os.environ.copy(),
     )
     assert child.returncode == 0, child.stderr
-    return child.stdout.splitlines(), child.stderr
+    return child.stdout, child.stderr
+
+
+def without_semantic(*commands: list[str]) -> tuple[list[str], str]:
+    """Run CLI commands in one child process that cannot import numpy or tokenizers:
+    (stdout lines, stderr)."""
+    out, err = in_child(WITHOUT_SEMANTIC, *commands)
+    return out.splitlines(), err
 
 
 def summaries(out: str) -> list[str]:
@@ -181,25 +192,15 @@ def test_recall_finds_paraphrased_lessons_the_keyword_store_misses(
 def test_import_and_recall_never_touch_the_network(db: Path, tmp_path: Path):
     """The model is in the package: importing lessons and recalling them by meaning open no
     socket, resolve no name and start no process (which is all a model-hub download could do)."""
-    source = tmp_path / "lessons.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in records()), encoding="utf-8")
-    commands = [["memory", "import", str(source)]]
+    commands = [["memory", "import", str(lessons_file(tmp_path))]]
     commands += [["memory", "recall", q, "-k", "3", "--json"] for q, _ in PARAPHRASES]
-    child = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(WITHOUT_NETWORK)],
-        input="".join(json.dumps(c) + "\n" for c in commands),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
-    assert child.returncode == 0, child.stderr
-    *outputs, report = child.stdout.split("exit 0\n")
-    assert len(outputs) == len(commands), child.stdout
+    stdout, stderr = in_child(WITHOUT_NETWORK, *commands)
+    *outputs, report = stdout.split("exit 0\n")
+    assert len(outputs) == len(commands), stdout
     assert json.loads(report) == {"attempts": [], "hub": []}
     for (query, lesson), out in zip(PARAPHRASES, outputs[1:], strict=True):
         assert lesson in summaries(out), (query, out)
-    assert child.stderr == ""
+    assert stderr == ""
 
 
 def test_exact_identifiers_rank_first(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
