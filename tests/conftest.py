@@ -7,10 +7,14 @@ tokens or a CI runner's GITHUB_* variables cannot leak into (or change) what a t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from agentspace import AGENT_ROOT
 
 SCRUB_PREFIXES = ("GITHUB_", "ANTHROPIC_", "CLAUDE_", "KAGURA_", "INPUT_", "ACTIONS_", "RUNNER_", "GIT_")
 SCRUB_NAMES = (
@@ -22,6 +26,21 @@ KEEP = ("KAGURA_CLAUDE_BIN", "KAGURA_OPENAPI_SPEC", "KAGURA_TOOLS_DIR")
 REAL_HOME = os.path.expanduser("~")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _agent_root() -> None:
+    yield
+    shutil.rmtree(AGENT_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def agent_dir(tmp_path: Path) -> Path:
+    """A directory the agent user can read and write (for fake binaries and their logs)."""
+    path = Path(tempfile.mkdtemp(prefix="kagura-test-shared-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
@@ -31,6 +50,7 @@ def _hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
             monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KAGURA_AGENT_ROOT", str(AGENT_ROOT))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,::1")
     # Fixed identity so commits made by tests are reproducible.

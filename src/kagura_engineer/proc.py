@@ -19,6 +19,36 @@ from dataclasses import dataclass
 
 from kagura_engineer.errors import ProcError
 
+
+@dataclass(frozen=True)
+class Identity:
+    """The unprivileged account a child runs as (the agent user): see `agent/user.py`.
+
+    `home` and `tmp` are directories that account owns; they replace HOME/TMPDIR, and
+    USER/LOGNAME name the account, so nothing of the harness's own home is implied.
+    """
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+    tmp: str
+
+    def env(self) -> dict[str, str]:
+        return {"HOME": self.home, "TMPDIR": self.tmp, "USER": self.name, "LOGNAME": self.name, "SHELL": "/bin/bash"}
+
+
+def _drop(user: Identity | None) -> dict[str, object]:
+    """The Popen arguments that start a child as `user`: this is the one place a drop happens.
+
+    setgroups([]) / setgid / setuid in the child before exec (no supplementary groups), and a
+    umask that keeps what it writes private to it. A child of another uid cannot read the
+    harness's /proc/PID/environ, memory or file descriptors.
+    """
+    if user is None:
+        return {}
+    return {"user": user.uid, "group": user.gid, "extra_groups": [], "umask": 0o077}
+
 #: Environment variables every child gets (when set): locale, paths, proxy and CA settings.
 BASE_ENV: tuple[str, ...] = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
@@ -147,10 +177,14 @@ def run(
     passthrough: Iterable[str] = (),
     input: str | None = None,
     check: bool = False,
+    user: Identity | None = None,
 ) -> Result:
-    """Run argv to completion. A missing executable is returncode 127, not an exception."""
+    """Run argv to completion. A missing executable is returncode 127, not an exception.
+
+    `user`: run as that unprivileged account (its HOME/TMPDIR/USER override the env).
+    """
     args = _argv(argv)
-    child_env = build_env(env, passthrough)
+    child_env = build_env({**(env or {}), **(user.env() if user else {})}, passthrough)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -164,6 +198,7 @@ def run(
             encoding="utf-8",
             errors="replace",
             start_new_session=True,
+            **_drop(user),  # type: ignore[arg-type]
         )
     except FileNotFoundError:
         result = Result(tuple(args), 127, "", f"{args[0]}: executable not found", 0.0)
@@ -197,12 +232,14 @@ def run_shell(
     timeout: float,
     env: Mapping[str, str] | None = None,
     passthrough: Iterable[str] = (),
+    user: Identity | None = None,
 ) -> Result:
     """Run one of the repository owner's configured `checks` through `bash -c`.
 
     Only repo.yaml `checks` come here: text from issues, comments or models never does.
+    `user`: the agent user, whenever there is one (a check runs what the agent wrote).
     """
-    return run(["bash", "-c", command], cwd=cwd, timeout=timeout, env=env, passthrough=passthrough)
+    return run(["bash", "-c", command], cwd=cwd, timeout=timeout, env=env, passthrough=passthrough, user=user)
 
 
 def spawn(
@@ -211,12 +248,13 @@ def spawn(
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     passthrough: Iterable[str] = (),
+    user: Identity | None = None,
 ) -> subprocess.Popen:
     """Start argv for streaming: stdin /dev/null, stdout/stderr pipes, own process group."""
     return subprocess.Popen(
         _argv(argv),
         cwd=cwd,
-        env=build_env(env, passthrough),
+        env=build_env({**(env or {}), **(user.env() if user else {})}, passthrough),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -225,6 +263,7 @@ def spawn(
         errors="replace",
         bufsize=1,
         start_new_session=True,
+        **_drop(user),  # type: ignore[arg-type]
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentspace import AGENT_PYTHON
 from kagura_engineer.run.git import branch_name
 
 from .conftest import MILESTONE, three_issues
@@ -40,12 +41,12 @@ print(json.dumps({{"type": "result", "subtype": "success", "is_error": False, "t
 
 
 @pytest.fixture
-def job(world, tmp_path):
+def job(world, tmp_path, agent_dir):
     """Run `kagura-engineer goal` in its own process group, as a runner would."""
-    log = tmp_path / "claude-calls.jsonl"
-    fake = tmp_path / "bin" / "claude"
-    fake.parent.mkdir()
-    fake.write_text(FAKE_CLAUDE.format(python=sys.executable, log=str(log)))
+    log = agent_dir / "claude-calls.jsonl"  # the fake claude runs as the agent user (tests are root)
+    fake = agent_dir / "bin" / "claude"
+    fake.parent.mkdir(mode=0o755)
+    fake.write_text(FAKE_CLAUDE.format(python=AGENT_PYTHON, log=str(log)))
     fake.chmod(0o755)
     config = tmp_path / "repo.yaml"
     config.write_text(

@@ -280,7 +280,8 @@ def test_fork_pr_config_is_restored_from_base_before_the_reviewer_runs(world):
     assert out.restored == [".claude/settings.json", ".mcp.json", "CLAUDE.md", "src/CLAUDE.md"]
     # the diff the reviewer got still shows what the PR changed in them (as data)
     assert "IGNORE ALL RULES" in reviewer.calls[0]["prompt"]
-    assert not subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=tree).returncode  # nothing staged
+    # nothing staged (the clone is the agent user's: the test's root git must be told it is safe)
+    assert not subprocess.run(["git", "-c", f"safe.directory={tree}", "diff", "--cached", "--quiet"], cwd=tree).returncode
     assert [r["commit_id"] for r in world.reviews(number)] == [head]
 
 

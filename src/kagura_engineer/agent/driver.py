@@ -98,6 +98,7 @@ def drive_agent(
     reserve_usd: float | None = None,
     reserve_minutes: float | None = None,
     grace_seconds: float = GRACE_SECONDS,
+    space: Any = None,
 ) -> AgentResult:
     """Run claude once in `cwd` (resuming session `resume` when given) under the budgets.
 
@@ -107,6 +108,7 @@ def drive_agent(
     one-line, redacted description for the progress comment); `on_stream(event)` for
     every parsed event. A session that cannot be resumed (another machine, or killed
     before its transcript was written) is started afresh, and `resumed` says which.
+    `space` (agent.user.AgentSpace): run claude as its user, with its config and tmp dirs.
     """
     environ = os.environ if environ is None else environ
     binary = binary or find_claude(environ)
@@ -119,6 +121,9 @@ def drive_agent(
     if max_turns < 1 or max_usd <= 0:
         reason = "turns" if max_turns < 1 else "usd"
         return AgentResult(STOPPED_STATUS[reason], stopped_by=reason, notes="no budget left to start the agent")
+    user = getattr(space, "user", None)
+    if user is not None and env_options is None:
+        env_options = EnvOptions(config_dir=space.config_dir, tmpdir=space.tmp)
     env = claude_env(environ, env_options)
     mcp_config = getattr(config, "memory_mcp_config", None)
     if allowed_tools is None:
@@ -128,17 +133,19 @@ def drive_agent(
         binary=binary, prompt=prompt, max_turns=max_turns, max_usd=max_usd,
         system=system or HARNESS_RULES, model=getattr(config, "model", None), resume=resume,
         json_schema=json_schema or REPORT_SCHEMA, allowed=tuple(without_push(allowed_tools)),
-        denied=tuple(deny_rules(_git_dirs(cwd))), tools=tuple(tools) if tools is not None else None,
+        denied=tuple(deny_rules([] if user is not None else _git_dirs(cwd))), tools=tuple(tools) if tools is not None else None,
         mcp_config=mcp_config,
     )  # fmt: skip
     started = time.monotonic()
-    run = _Run(invocation, env, cwd, budget, on_session, on_event, on_stream, grace_seconds)
+    run = _Run(invocation, env, cwd, budget, on_session, on_event, on_stream, grace_seconds, user)
     result = run.execute()
     if resume and not run.parser.state.initialized and result.status == "error" and result.stopped_by is None:
         # claude refused the session before starting (not on this machine, or killed before
         # its transcript was written): start over in a fresh session, on the same clock
         left = replace(budget, max_minutes=max(0.0, max_minutes - (time.monotonic() - started) / 60))
-        fresh = _Run(replace(invocation, resume=None), env, cwd, left, on_session, on_event, on_stream, grace_seconds)
+        fresh = _Run(
+            replace(invocation, resume=None), env, cwd, left, on_session, on_event, on_stream, grace_seconds, user
+        )
         result = fresh.execute()
         result.notes = (f"session {resume} could not be resumed; started a fresh one. " + result.notes).strip()
         return result
@@ -175,8 +182,9 @@ class _Run:
         on_event: Callable[[ToolCall], None] | None,
         on_stream: Callable[[Event], None] | None,
         grace: float,
+        user: proc.Identity | None = None,
     ) -> None:
-        self.inv, self.env, self.cwd, self.grace = inv, env, cwd, grace
+        self.inv, self.env, self.cwd, self.grace, self.user = inv, env, cwd, grace, user
         self.watchdog = Watchdog(budget)
         self.on_session, self.on_event, self.on_stream = on_session, on_event, on_stream
         self.parser = StreamParser()
@@ -186,7 +194,7 @@ class _Run:
 
     def execute(self) -> AgentResult:
         try:
-            child = proc.spawn(build_argv(self.inv), cwd=self.cwd, env=self.env)
+            child = proc.spawn(build_argv(self.inv), cwd=self.cwd, env=self.env, user=self.user)
         except OSError as exc:
             raise AgentError(f"could not start claude ({self.inv.binary}): {exc.strerror or exc}") from None
         lines: queue.Queue[str | None] = queue.Queue()

@@ -57,7 +57,7 @@ def build_context(config_path: str | None, options: ReviewOptions, quiet: bool =
     options.run_id = options.run_id or os.environ.get("GITHUB_RUN_ID") or None
     memory = open_memory(config)
     try:
-        scratch = repo.toplevel() / ".kagura"
+        scratch = None  # the reviewer's report goes beside its clone, where the agent user may write
         yield ReviewContext(
             config=config, options=options, repo=repo, store=SavepointStore(memory), owner=owner, repo_name=name,
             resolve=resolve, reviewer=choose_reviewer(config, drive_agent, scratch), agent=drive_agent, gh=gh,

@@ -91,7 +91,7 @@ def run_fix(
         result = agent(
             prompt=fix_prompt(envelope, label), cwd=tree.cwd, config=config, resume=state.get("session"),
             max_usd=budget.usd, max_turns=budget.turns, max_minutes=budget.minutes,
-            on_session=on_session, on_event=on_event,
+            on_session=on_session, on_event=on_event, space=getattr(tree, "space", None),
         )  # fmt: skip
         spent = {"cost_usd": float(result.cost_usd or 0.0), "turns": int(result.turns or 0)}
         state["agent"] = {

@@ -118,6 +118,7 @@ class ReviewJob:
         self.comment: Any = None
         self.steps: list[list[str]] = []
         self.root = Path(ctx.repo.toplevel())
+        self.space: Any = None  # agent.user.AgentSpace, made on first use
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> ReviewOutcome:
@@ -208,9 +209,9 @@ class ReviewJob:
                 return result
         self.outcome.reused = False
         self._step(f"review {head[:7]}", "running")
-        tree = checkout(self.ctx.repo, target)
+        tree = checkout(self.ctx.repo, target, space=self._space())
         if target.fork:
-            restored = restore(tree, target.base_sha)
+            restored = getattr(tree, "restored", [])
             self.outcome.restored = sorted(set(self.outcome.restored) | set(restored))
         context_file = self._context(target)
         result = self.ctx.reviewer.review(tree, target.base_sha, head, context_file, self._budget())
@@ -248,6 +249,16 @@ class ReviewJob:
         self.outcome.reviewer = result.reviewer
         self._end("failed", f"could not review: {result.error}")
 
+    def _space(self) -> Any:
+        """The agent user's space for this checkout (made once; closes the harness's files)."""
+        if self.space is None:
+            from kagura_engineer.agent.user import isolate
+
+            db = getattr(self.cfg, "local_memory_path", None)
+            extra = [str(Path(db).parent)] if db and Path(db).is_absolute() else []
+            self.space = isolate(self.root, extra=extra)
+        return self.space
+
     def _context(self, target: Target) -> Path | None:
         """Recalled memory as an untrusted context file for the reviewer (None without memory)."""
         if self.ctx.memory is None:
@@ -264,8 +275,7 @@ class ReviewJob:
             return None
         if not memories:
             return None
-        path = self.root / ".kagura" / f"review-context-{target.slug}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(self._space().tmp) / f"review-context-{target.slug}.md"  # the reviewer may read it
         path.write_text(clean_untrusted(render_memories(memories)) + "\n", encoding="utf-8")
         return path
 
@@ -374,7 +384,7 @@ class ReviewJob:
         envelope = parse_envelope(recorded["envelope"])
         name = f"fix {fix['loop']}"
         self._step(name, "running", f"{len(envelope.blocking)} blocking finding(s)")
-        tree = checkout(self.ctx.repo, target, keep_work_from=fix["from"])
+        tree = checkout(self.ctx.repo, target, keep_work_from=fix["from"], space=self._space())
         budget = self._budget()
         if budget.usd <= 0:
             self._end("blocked", "the budget is spent (budget.max_usd) with blocking findings left")

@@ -104,6 +104,7 @@ class CodeReviewer:
             result = proc.run(
                 self.argv(Path(tree.cwd), base_sha, head_sha, out, context_file),
                 cwd=tree.cwd, timeout=max(60.0, budget.minutes * 60), passthrough=REVIEWER_PASSTHROUGH,
+                user=getattr(tree, "user", None),
             )  # fmt: skip
             raw = out.read_text(encoding="utf-8", errors="replace") if out.is_file() else None
         finally:
@@ -198,7 +199,7 @@ class ClaudeReviewer:
                 prompt=self.prompt(tree, base_sha, head_sha, context_file), cwd=tree.cwd, config=self.config,
                 max_usd=budget.usd, max_turns=budget.turns, max_minutes=budget.minutes,
                 json_schema=ENVELOPE_SCHEMA, tools=list(READ_ONLY_TOOLS), allowed_tools=list(READ_ONLY_TOOLS),
-                system=REVIEW_SYSTEM,
+                system=REVIEW_SYSTEM, space=getattr(tree, "space", None),
             )  # fmt: skip
         except KaguraError as exc:
             if exc.exit_code == 2:

@@ -119,27 +119,35 @@ def _slug(branch: str) -> str:
     return f"{slugify(branch, 40)}-{digest}"
 
 
-def checkout(repo: Git, target: Target, keep_work_from: str | None = None) -> Git:
-    """The review worktree, on the local branch `kagura-review/<slug>`, at the target's head.
+def checkout(repo: Git, target: Target, keep_work_from: str | None = None, space: Any = None) -> Any:
+    """The agent's clone for the review, on the branch `kagura-review/<slug>` at the target's head.
 
     `keep_work_from`: a fix loop was interrupted after starting from that SHA; when the
-    worktree still descends from it, its commits and uncommitted changes are kept.
+    clone still descends from it, its commits and uncommitted changes are kept. Otherwise the
+    clone is made afresh (also holding the base, for the diff); for a fork PR, Claude Code's
+    configuration is restored from the base before the agent user gets the clone.
     """
-    root = repo.toplevel()
+    from kagura_engineer.agent.clone import AgentClone
+    from kagura_engineer.agent.user import isolate
+
     repo.exclude("/.kagura/")
-    path = root / ".kagura" / "worktrees" / f"review-{target.slug}"
-    tree = repo.worktree(path, f"kagura-review/{target.slug}", target.head_sha)
-    head = tree.head()
-    if keep_work_from and _descends(tree, head, keep_work_from):
-        return tree
-    if head != target.head_sha or tree.dirty():
-        tree.run("reset", "--quiet", "--hard", target.head_sha)
-        tree.run("clean", "-ffdxq")
-    return tree
+    space = space or isolate(repo.toplevel())
+    clone = AgentClone.in_space(repo, space, f"review-{target.slug}", f"kagura-review/{target.slug}")
+    if keep_work_from and clone.exists():
+        head = clone.collect()
+        if head == keep_work_from or repo.run("merge-base", "--is-ancestor", keep_work_from, head, check=False).ok:
+            return clone
+    restored: list[str] = []
+    prepare = None
+    if target.fork:
+        from kagura_engineer.review.safety import restore_from_base
 
+        def prepare(path: Path) -> None:
+            restored.extend(restore_from_base(Git(path), target.base_sha))
 
-def _descends(tree: Git, head: str, ancestor: str) -> bool:
-    return head == ancestor or tree.run("merge-base", "--is-ancestor", ancestor, head, check=False).ok
+    clone.create(target.head_sha, prepare=prepare, also=(target.base_sha,))
+    clone.restored = restored
+    return clone
 
 
 def report_path(repo_root: Path) -> Path:

@@ -8,10 +8,13 @@ not pushed again.
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import shutil
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kagura_engineer import proc
@@ -26,13 +29,75 @@ DEFAULT_IDENTITY = {
 }
 _GIT_PASSTHROUGH = (
     "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
-    "GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_NOSYSTEM",
-    "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_AUTH_SOCK",
+    "GIT_CONFIG_NOSYSTEM", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_AUTH_SOCK",
 )  # fmt: skip
+#: Every git the harness runs: no fsmonitor or hook can run code a repository configured, no
+#: external diff or textconv, and objects received are checked (no `.git` paths, bad links).
+HARDENED = (
+    "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.external=",
+    "-c", "transfer.fsckObjects=true", "-c", "protocol.ext.allow=never",
+)  # fmt: skip
+#: Commands that talk to origin: only these get the push/fetch credential in their environment.
+_NETWORK = frozenset({"fetch", "push", "ls-remote"})
+_TOKENS = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
+
+
+def inherited_config(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The GIT_CONFIG_COUNT/KEY_n/VALUE_n pairs already in the environment (e.g. safe.directory)."""
+    try:
+        count = int(environ.get("GIT_CONFIG_COUNT") or 0)
+    except ValueError:
+        return []
+    pairs = [(environ.get(f"GIT_CONFIG_KEY_{i}"), environ.get(f"GIT_CONFIG_VALUE_{i}")) for i in range(count)]
+    return [(k, v or "") for k, v in pairs if k]
+
+
+def config_env(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for i, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def credential_env(url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment that lets one git process authenticate to `url`'s host with the token.
+
+    An `http.<scheme>://<host>/.extraheader` given through GIT_CONFIG_* (never argv, which any
+    user can read in /proc/PID/cmdline; never a file): an empty value first resets a header
+    `actions/checkout` may have persisted, so exactly one Authorization header is sent.
+    """
+    environ = os.environ if environ is None else environ
+    pairs = inherited_config(environ)
+    token = next((environ[n].strip() for n in _TOKENS if (environ.get(n) or "").strip()), "")
+    match = re.match(r"^(https?://)(?:[^@/]*@)?([^/]+)/", url)
+    if token and match:
+        from kagura_engineer import proc
+
+        prefix = f"{match.group(1)}{match.group(2)}/"
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        proc.register_secret(basic)
+        pairs += [(f"http.{prefix}.extraheader", ""), (f"http.{prefix}.extraheader", f"AUTHORIZATION: basic {basic}")]
+    return config_env(pairs) if pairs else {}
 
 
 class GitError(KaguraError):
     code = "git"
+
+
+def _failure(command: str, result: proc.Result) -> str:
+    """`git <command> failed: <git's whole message>` (redacted; lines joined, capped)."""
+    lines = [line.strip() for line in result.tail(1200).splitlines() if line.strip()]
+    message = " ".join(lines) if lines else f"exit {result.returncode}"
+    return f"git {command} failed: {message[:600]}"
+
+
+def _hint(command: str, result: proc.Result) -> str | None:
+    text = (result.stderr or "").lower()
+    if "'origin' does not appear to be a git repository" in text or "no such remote" in text:
+        return "this checkout has no `origin` remote: work from a clone of the GitHub repository (git remote -v)"
+    if "could not read from remote repository" in text or "authentication failed" in text:
+        return "check the token's access to the repository (contents: write for pushes)"
+    return None
 
 
 def slugify(title: str, limit: int = 40) -> str:
@@ -48,28 +113,42 @@ def branch_name(prefix: str, number: int, title: str) -> str:
 
 @dataclass
 class Git:
-    """git in one directory (the main checkout or a worktree), through proc."""
+    """git in the harness's own repository (the checkout), hardened, through proc.
+
+    Never pointed at a repository the agent user can write: the agent's work comes out of its
+    clone over the pack protocol (`agent/clone.py`).
+    """
 
     cwd: Path
     timeout: float = 300.0
+    _ident: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def run(self, *args: str, check: bool = True, timeout: float | None = None) -> proc.Result:
+        env = dict(self._identity())
+        if args and args[0] in _NETWORK:
+            env.update(self._credential())
+        else:
+            env.update(config_env(inherited_config(os.environ)) if inherited_config(os.environ) else {})
         result = proc.run(
-            ["git", *args], cwd=self.cwd, timeout=timeout or self.timeout, passthrough=_GIT_PASSTHROUGH,
-            env=self._identity(),
+            ["git", *HARDENED, "-c", f"safe.directory={os.path.realpath(self.cwd)}", *args], cwd=self.cwd,
+            timeout=timeout or self.timeout, passthrough=_GIT_PASSTHROUGH, env=env,
         )  # fmt: skip
         if check and not result.ok:
-            tail = result.tail(400).splitlines()
-            raise GitError(f"git {args[0]} failed: {tail[-1] if tail else f'exit {result.returncode}'}")
+            raise GitError(_failure(args[0], result), hint=_hint(args[0], result))
         return result
 
-    def _identity(self) -> dict[str, str]:
-        import os
+    def _credential(self) -> dict[str, str]:
+        probe = proc.run(["git", "config", "--get", "remote.origin.url"], cwd=self.cwd, timeout=30)
+        return credential_env(probe.stdout.strip()) if probe.ok else {}
 
-        if os.environ.get("GIT_AUTHOR_EMAIL"):
-            return {}
-        probe = proc.run(["git", "config", "user.email"], cwd=self.cwd, timeout=30)
-        return {} if probe.ok and probe.stdout.strip() else DEFAULT_IDENTITY
+    def _identity(self) -> dict[str, str]:
+        if self._ident is None:
+            if os.environ.get("GIT_AUTHOR_EMAIL"):
+                self._ident = {}
+            else:
+                probe = proc.run(["git", "config", "user.email"], cwd=self.cwd, timeout=30)
+                self._ident = {} if probe.ok and probe.stdout.strip() else dict(DEFAULT_IDENTITY)
+        return self._ident
 
     def out(self, *args: str) -> str:
         return self.run(*args).stdout.strip()

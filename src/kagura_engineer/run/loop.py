@@ -73,7 +73,7 @@ class IssueRun:
         self.cfg = ctx.config
         self.sp: Any = None
         self.issue: dict[str, Any] = {}
-        self.tree: Git | None = None
+        self.tree: Any = None  # agent.clone.AgentClone, once the branch phase ran
         self.outcome = RunOutcome(status="failed", issue=ctx.options.issue, savepoint=ctx.key)
         self.budget = self._budget()
 
@@ -144,6 +144,11 @@ class IssueRun:
             if sp.phase == "halted":
                 sp.data["resuming_halt"] = True
         sp.run_id = self.ctx.options.run_id or sp.run_id
+        from kagura_engineer.run.trust import clean_run_savepoint
+
+        dropped = clean_run_savepoint(sp, self.cfg.branch_prefix, self.ctx.options.issue)
+        if dropped:
+            proc_warn("the savepoint held values that fail validation, ignored: " + ", ".join(dropped))
         self.sp = sp
         self.issue = self.ctx.gh.get_issue(self.ctx.options.issue)
         self.outcome.cost_usd = sp.cost_usd or 0.0
@@ -196,6 +201,8 @@ class IssueRun:
         self.sp.data["grounding"] = [m.to_json() for m in memories]
 
     def _branch(self) -> None:
+        from kagura_engineer.agent.clone import AgentClone
+
         opts, repo = self.ctx.options, self.ctx.repo
         base = opts.base or self.cfg.base_branch or self.sp.data.get("base") or self.ctx.gh.get_repo().get(
             "default_branch"
@@ -203,32 +210,55 @@ class IssueRun:
         branch = self.sp.branch or branch_name(self.cfg.branch_prefix, opts.issue, self.issue.get("title", ""))
         repo.exclude("/.kagura/")
         remote = repo.remote_sha(branch)
+        saved_base = not opts.base and not self.cfg.base_branch and self.sp.data.get("base") == base
+        if saved_base and repo.remote_sha(base) is None:
+            raise Halt(f"the base branch {base!r} recorded in the savepoint is not on origin")
         repo.fetch(base, *([branch] if remote else []))
-        start = f"origin/{branch}" if remote else f"origin/{base}"
-        path = repo.toplevel() / ".kagura" / "worktrees" / f"issue-{opts.issue}"
-        self.tree = tree = repo.worktree(path, branch, start)
-        if remote:
-            self._sync_with_origin(tree, branch, remote)
+        start = repo.out("rev-parse", f"origin/{branch}" if remote else f"origin/{base}")
+        space = self._space()
+        job = f"issue-{opts.issue}"
+        clone = AgentClone.in_space(repo, space, job, branch)
+        if clone.exists() and _clone_branch(clone.path) == branch:
+            self._sync_with_origin(clone, branch, remote)
+        else:
+            clone.create(start)
+        self.tree = clone
         self.sp.branch = branch
         self.sp.data["base"] = base
-        self.sp.base_sha = tree.out("rev-parse", f"origin/{base}")
-        if self.sp.head_sha and tree.head() != self.sp.head_sha:
-            self.sp.head_sha = tree.head()  # origin moved on since the savepoint
+        self.sp.base_sha = repo.out("rev-parse", f"origin/{base}")
+        head = clone.head()
+        if self.sp.head_sha and head != self.sp.head_sha:
+            self.sp.head_sha = head  # origin moved on since the savepoint
         self.outcome.branch = branch
 
-    def _sync_with_origin(self, tree: Git, branch: str, remote: str) -> None:
-        """Bring a surviving worktree in line with origin without losing local work."""
-        if tree.dirty():
-            tree.commit_all(f"kagura: recovered work in progress on #{self.ctx.options.issue}")
-        head = tree.head()
-        if head == remote:
+    def _space(self) -> Any:
+        """The agent user's space for this checkout (made once; closes the harness's files)."""
+        if "space" not in self.ctx.extra:
+            from kagura_engineer.agent.user import isolate
+
+            db = getattr(self.cfg, "local_memory_path", None)
+            extra = [str(Path(db).parent)] if db and Path(db).is_absolute() else []
+            self.ctx.extra["space"] = isolate(self.ctx.repo.cwd, extra=extra)
+        return self.ctx.extra["space"]
+
+    def _sync_with_origin(self, clone: Any, branch: str, remote: str | None) -> None:
+        """Bring a surviving clone in line with origin without losing its work.
+
+        What the agent left uncommitted is committed (as the agent user) and collected into
+        the harness repo first; then origin ahead → the clone is made again at origin's head;
+        diverged → origin wins (a person pushed) and our commits are kept under a backup ref.
+        """
+        repo = self.ctx.repo
+        if clone.dirty():
+            clone.commit_all(f"kagura: recovered work in progress on #{self.ctx.options.issue}")
+        head = clone.collect()
+        if remote is None or head == remote:
             return
-        if tree.run("merge-base", "--is-ancestor", head, remote, check=False).ok:
-            tree.run("reset", "--quiet", "--hard", remote)  # origin is ahead: fast-forward
-        elif not tree.run("merge-base", "--is-ancestor", remote, head, check=False).ok:
-            # diverged: origin wins (a person pushed), our local commits are kept under a ref
-            tree.run("update-ref", f"refs/kagura/backup/{branch}/{int(time.time())}", head)
-            tree.run("reset", "--quiet", "--hard", remote)
+        if repo.run("merge-base", "--is-ancestor", remote, head, check=False).ok:
+            return  # ours is ahead of origin: pushed later
+        if not repo.run("merge-base", "--is-ancestor", head, remote, check=False).ok:
+            repo.run("update-ref", f"refs/kagura/backup/{branch}/{int(time.time())}", head)
+        clone.create(remote)
 
     def _implement(self) -> None:
         from kagura_engineer.memory.base import Memory
@@ -256,11 +286,13 @@ class IssueRun:
                 self.sp.agent_session_id = session_id
                 self._save()
 
+        space = self._space()
+
         def call(prompt_text: str, resume: str | None, usd: float, turns: int) -> Any:
             return self.ctx.agent(
-                prompt=prompt_text, cwd=self.tree.cwd, config=self.cfg, resume=resume, max_usd=usd,
+                prompt=prompt_text, cwd=self._tree().cwd, config=self.cfg, resume=resume, max_usd=usd,
                 max_turns=turns, max_minutes=self.budget["minutes"], on_session=on_session,
-                on_event=self._agent_event,
+                on_event=self._agent_event, space=space,
             )  # fmt: skip
 
         resumed = self.sp.agent_session_id
@@ -305,12 +337,13 @@ class IssueRun:
         self.sp.head_sha = tree.push(self.sp.branch)
 
     def _checks(self) -> None:
-        if self._done("checks") and self.sp.data.get("checks_head") == self.sp.head_sha:
-            return
+        # Always run: results stored in a savepoint are never trusted to skip a check (the
+        # savepoint may come back from a cache anyone with the cache token could write).
         runs = []
+        user = self._space().user
         for command in self.cfg.checks:
             result = proc.run_shell(
-                command, cwd=self._tree().cwd, timeout=self.cfg.check_timeout_minutes * 60
+                command, cwd=self._tree().cwd, timeout=self.cfg.check_timeout_minutes * 60, user=user
             )
             runs.append(gate.CheckRun(command, result.ok, result.seconds, result.tail(3000)))
         self.sp.data["checks"] = [{**r.to_json(), "tail": r.tail} for r in runs]
@@ -508,7 +541,7 @@ class IssueRun:
             "minutes": b.max_minutes,
         }
 
-    def _tree(self) -> Git:
+    def _tree(self) -> Any:
         if self.tree is None:
             self._branch()
         assert self.tree is not None
@@ -545,5 +578,10 @@ def run_issue(ctx: RunContext) -> RunOutcome:
     return IssueRun(ctx).execute()
 
 
-def worktree_root(repo_root: Path) -> Path:
-    return repo_root / ".kagura" / "worktrees"
+def _clone_branch(path: Path) -> str | None:
+    """The branch a clone's HEAD names, read as data from its HEAD file (no git run there)."""
+    try:
+        text = (path / ".git" / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text[len("ref: refs/heads/") :] if text.startswith("ref: refs/heads/") else None
