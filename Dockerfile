@@ -36,6 +36,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 git gh zstd \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* /usr/share/info/*
+# The agent's own account: claude and the checks run as it, never as root (see agent/user.py).
+RUN useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kagura-agent
 COPY --from=claude /usr/local/bin/claude /usr/local/bin/claude
 COPY --from=venv /opt/venv /opt/venv
 COPY entrypoint.py /entrypoint.py

@@ -182,3 +182,47 @@ def test_harness_git_never_carries_the_token_in_argv(tmp_path: Path, monkeypatch
     assert any(k.startswith("GIT_CONFIG_VALUE") and v.startswith("AUTHORIZATION") for k, v in env.items())
     Git(work).run("rev-parse", "--git-dir")
     assert not any(v.startswith("AUTHORIZATION") for v in seen[-1][1].values())  # local commands get none
+
+
+AS_NOBODY = """
+import sys
+from pathlib import Path
+from kagura_engineer.agent.user import isolate, isolation_note
+space = isolate(Path(sys.argv[1]), environ={})
+isolate(Path(sys.argv[1]), environ={})  # a second call: still one line
+print("USER", space.user, "NOTE", isolation_note() is not None)
+"""
+
+
+@root_only
+def test_not_root_is_partial_isolation_with_one_warning_line(tmp_path: Path) -> None:
+    from agentspace import AGENT_PYTHON
+
+    space = agent_space(tmp_path)  # creates the account; its uid stands in for a laptop user
+    work = Path(space.tmp) / "work"
+    work.mkdir()
+    os.chown(work, space.user.uid, space.user.gid)
+    src = Path(__file__).resolve().parents[2] / "src"
+    script = Path(space.tmp) / "probe.py"
+    script.write_text(AS_NOBODY)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(src)}
+    result = proc.run([AGENT_PYTHON, str(script), str(work)], user=space.user, env=env, timeout=60)
+    if "No module named" in result.stderr:
+        pytest.skip(f"the package's dependencies are not importable by {AGENT_PYTHON}")
+    assert result.ok, result.stderr
+    assert "USER None NOTE True" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: isolation is partial: " + warnings[0].split("partial: ", 1)[1]]
+    assert (work / ".kagura" / "agent" / "home").is_dir()  # its space sits in the checkout's .kagura/
+
+
+def test_doctor_says_how_the_agent_is_isolated() -> None:
+    from kagura_engineer.doctor.checks.isolation import check, reachable_by_others
+    from kagura_engineer.doctor.context import DoctorContext
+
+    outcome = check(DoctorContext(env={"PATH": "/usr/bin:/bin"}, cwd=Path.cwd(), config=None))
+    if os.geteuid() == 0:
+        assert outcome.status.name == "OK" and "kagura-agent" in outcome.detail
+    else:
+        assert outcome.status.name == "WARN" and "partial" in outcome.detail
+    assert reachable_by_others("/bin/sh") and not reachable_by_others("/root/.bashrc")

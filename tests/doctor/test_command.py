@@ -10,7 +10,7 @@ from fakebin import Reply
 from kagura_engineer import CLAUDE_CODE_VERSION
 from kagura_engineer.cli import main
 
-BASE_CHECKS = ["git", "claude-code", "gh", "ollama", "haiku", "memory", "reviewer"]
+BASE_CHECKS = ["git", "claude-code", "isolation", "gh", "ollama", "haiku", "memory", "reviewer"]
 
 
 def _healthy(fb, monkeypatch, git_repo):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from kagura_engineer.doctor.checks import actions, claude, gh, git, github, memory, ollama, reviewer
+from kagura_engineer.doctor.checks import (
+    actions,
+    claude,
+    gh,
+    git,
+    github,
+    isolation,
+    memory,
+    ollama,
+    reviewer,
+)
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.runner import Check
 
 BASE: tuple[Check, ...] = (
     Check("git", git.check),
     Check("claude-code", claude.check_claude_code),
+    Check("isolation", isolation.check),
     Check("gh", gh.check, timeout=15.0),  # `gh auth status` may ask the API host
     Check("ollama", ollama.check),
     Check("haiku", claude.check_haiku),
