@@ -305,3 +305,107 @@ def test_a_matrix_fed_by_an_undeclared_action_output_is_caught(action):
         "late: needs.plan.outputs.matrix: late does not list 'plan' in needs",
         "late: needs.plan.outputs.matrix: action.yml declares no output 'frontier'",
     ]
+
+
+# Supply chain: what zizmor and actionlint check in .ci/run, pinned here too so the default
+# suite fails on a slip without those binaries.
+
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
+VERSION_COMMENT = re.compile(r"^\s+# v(?P<major>\d+)\.\d+\.\d+\b")
+# The first major of each action that runs on node24 (node20 is deprecated on the runners).
+MIN_MAJOR = {
+    "actions/checkout": 5, "actions/setup-python": 6, "actions/setup-node": 5, "actions/cache": 5,
+    "actions/upload-artifact": 6, "actions/download-artifact": 7, "actions/create-github-app-token": 2,
+    "docker/setup-buildx-action": 4, "docker/login-action": 4, "docker/build-push-action": 7,
+}  # fmt: skip
+OWN_ACTION_IGNORE = "# zizmor: ignore[unpinned-uses]"
+
+
+def uses_lines(text: str) -> list[tuple[str, str]]:
+    """(reference, rest of the line) for each `uses:` in a workflow's raw text."""
+    return [(m["ref"], m["rest"]) for line in text.splitlines() if (m := USES_LINE.match(line))]
+
+
+def pinning_problems(text: str) -> list[str]:
+    problems = []
+    for ref, rest in uses_lines(text):
+        if ref == "./" or ref.startswith("docker://"):
+            continue
+        if is_this_action(ref):
+            if OWN_ACTION_IGNORE not in rest:
+                problems.append(f"{ref}: say beside it why the major tag is used (`{OWN_ACTION_IGNORE} ...`)")
+            continue
+        pinned, version = PINNED.match(ref), VERSION_COMMENT.match(rest)
+        if not pinned or not version:
+            problems.append(f"{ref}: pin a full commit SHA with its version in a comment (`@<sha> # v1.2.3`)")
+        elif int(version["major"]) < MIN_MAJOR.get(pinned["action"], 0):
+            problems.append(f"{ref}: v{version['major']} runs on node20; use v{MIN_MAJOR[pinned['action']]}+")
+    return problems
+
+
+def credential_problems(workflow: dict) -> list[str]:
+    problems = []
+    for job_id, job in jobs(workflow).items():
+        for step in job.get("steps") or []:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                if (step.get("with") or {}).get("persist-credentials") is not False:
+                    problems.append(f"{job_id}: actions/checkout without `persist-credentials: false`")
+    return problems
+
+
+def injection_problems(workflow: dict) -> list[str]:
+    """`${{ github.event.* }}` (attacker-controlled text) expanded inside a shell script."""
+    return [f"{job_id}: {step['run'].strip().splitlines()[0]}"
+            for job_id, job in jobs(workflow).items() for step in job.get("steps") or []
+            if "run" in step and re.search(r"\$\{\{[^}]*github\.event\.", step["run"])]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_every_action_is_pinned_to_a_commit_of_a_current_major(path):
+    problems = pinning_problems(path.read_text(encoding="utf-8"))
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_checkout_never_keeps_the_token_in_the_repository(path):
+    problems = credential_problems(load_yaml(path))
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_the_workflow_grants_nothing_and_each_job_names_its_scopes(path):
+    workflow = load_yaml(path)
+    assert workflow["permissions"] == {}, "workflow level `permissions: {}`"
+    missing = [
+        job_id for job_id, job in jobs(workflow).items() if not isinstance(job.get("permissions"), dict)
+    ]
+    assert missing == [], f"jobs without their own `permissions:` {missing}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_no_event_text_is_expanded_inside_a_script(path):
+    problems = injection_problems(load_yaml(path))
+    assert problems == [], "pass it through `env:` instead:\n" + "\n".join(problems)
+
+
+def test_the_supply_chain_checks_catch_each_slip():
+    sha = "3d3c42e5aac5ba805825da76410c181273ba90b1"
+    assert pinning_problems(f"    - uses: actions/checkout@{sha} # v7.0.1\n") == []
+    assert pinning_problems("    - uses: actions/checkout@v7\n")
+    assert pinning_problems(f"    - uses: actions/checkout@{sha}\n")  # no version comment
+    assert pinning_problems(f"    - uses: actions/checkout@{sha[:12]} # v7.0.1\n")
+    assert pinning_problems(f"    - uses: actions/checkout@{sha} # v4.2.2\n")  # node20
+    assert pinning_problems(f"      uses: actions/cache@{sha} # v5.0.5\n") == []
+    assert pinning_problems("    - uses: kagura-ai/kagura-engineer@v1\n")
+    assert pinning_problems(f"    - uses: kagura-ai/kagura-engineer@v1  {OWN_ACTION_IGNORE} why\n") == []
+    checkout = {"uses": f"actions/checkout@{sha}", "with": {"fetch-depth": 0}}
+    assert credential_problems({"jobs": {"j": {"steps": [checkout]}}}) == [
+        "j: actions/checkout without `persist-credentials: false`"
+    ]
+    checkout["with"]["persist-credentials"] = False
+    assert credential_problems({"jobs": {"j": {"steps": [checkout]}}}) == []
+    script = {"run": 'echo "${{ github.event.issue.title }}"'}
+    assert injection_problems({"jobs": {"j": {"steps": [script, {"run": 'echo "$TITLE"'}]}}}) == [
+        'j: echo "${{ github.event.issue.title }}"'
+    ]
