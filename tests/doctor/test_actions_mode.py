@@ -110,7 +110,25 @@ def test_protection_unreadable_is_skipped(gh, doctor):
 def test_workflow_token_without_checks_warns_that_ci_will_not_run(gh, doctor):
     _, checks, _ = doctor()
     assert checks["push-triggers"]["status"] == "WARN"
-    assert "checks:" in checks["push-triggers"]["hint"]
+    hint = checks["push-triggers"]["hint"]
+    assert "checks:" in hint
+    assert "examples/workflows/github-app-token.yml" in hint
+    assert "docs/github.md#pull-requests-that-run-your-ci" in hint
+
+
+@pytest.mark.parametrize(("bot", "status"), [("kagura-app[bot]", "OK"), ("github-actions[bot]", "WARN")])
+def test_an_app_token_named_by_bot_login_triggers_ci(gh, doctor, monkeypatch, bot, status):
+    # An App's installation token is a `ghs_` token too; bot_login tells it from the workflow's.
+    monkeypatch.setenv("INPUT_BOT_LOGIN", bot)
+    _, checks, _ = doctor()
+    assert checks["push-triggers"]["status"] == status
+    if status == "OK":
+        assert "kagura-app[bot]" in checks["push-triggers"]["detail"]
+
+
+def test_bot_login_in_repo_yaml_counts_too(gh, doctor, config):
+    _, checks, _ = doctor("-c", config(bot_login="kagura-app[bot]"))
+    assert checks["push-triggers"]["status"] == "OK"
 
 
 def test_dependabot_runs_without_secrets_warn(gh, doctor, monkeypatch):

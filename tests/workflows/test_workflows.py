@@ -409,3 +409,23 @@ def test_the_supply_chain_checks_catch_each_slip():
     assert injection_problems({"jobs": {"j": {"steps": [script, {"run": 'echo "$TITLE"'}]}}}) == [
         'j: echo "${{ github.event.issue.title }}"'
     ]
+
+
+def test_the_app_token_example_that_doctor_points_to_passes_the_apps_token():
+    from kagura_engineer.doctor.checks.actions import APP_TOKEN_EXAMPLE
+
+    workflow = load_yaml(ROOT / APP_TOKEN_EXAMPLE)
+    ((job_id, step),) = list(action_steps(workflow))
+    job = jobs(workflow)[job_id]
+    (mint,) = [
+        s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/create-github-app-token@")
+    ]
+    outputs = "${{ steps." + mint["id"] + ".outputs"
+    assert step["with"]["github_token"] == outputs + ".token }}"
+    assert step["with"]["bot_login"] == outputs + ".app-slug }}[bot]"
+    assert {k: v for k, v in mint["with"].items() if k.startswith("permission-")} == {
+        "permission-contents": "write", "permission-issues": "write", "permission-pull-requests": "write",
+    }  # fmt: skip
+    # the workflow's own token only checks out; the App's token expires an hour after it is made
+    assert job["permissions"] == {"contents": "read"}
+    assert job["timeout-minutes"] < 60 and step["with"]["timeout_minutes"] < job["timeout-minutes"]

@@ -1,7 +1,9 @@
 """Action-mode pitfalls that need no GitHub API call: run only when GITHUB_ACTIONS=true.
 
 - `push-triggers`: a push made with the workflow's GITHUB_TOKEN triggers no other workflow,
-  so a PR kagura opens gets no CI run; that matters when repo.yaml has no `checks`.
+  so a PR kagura opens gets no CI run; that matters when repo.yaml has no `checks`. A GitHub
+  App's installation token looks the same (`ghs_`) but does trigger them: a `bot_login` other
+  than github-actions[bot] says the token is an App's.
 - `dependabot`: Dependabot-triggered runs only see Dependabot secrets.
 - `actions-cache`: the local memory DB travels between jobs through the Actions cache.
 """
@@ -32,6 +34,12 @@ def installation_token(ctx: DoctorContext) -> bool:
     return bool(token and token[1].startswith("ghs_"))
 
 
+#: Where the fix is shown: an example workflow and the docs section that explains it.
+APP_TOKEN_EXAMPLE = "examples/workflows/github-app-token.yml"
+APP_TOKEN_DOCS = "docs/github.md#pull-requests-that-run-your-ci"
+WORKFLOW_BOT = "github-actions[bot]"
+
+
 def check_push_triggers(ctx: DoctorContext) -> Outcome:
     token = _token(ctx)
     if token is None:
@@ -39,14 +47,17 @@ def check_push_triggers(ctx: DoctorContext) -> Outcome:
     name, value = token
     if not value.startswith("ghs_"):
         return ok(f"{name} is not an installation token: pushes and PRs it makes trigger workflows")
+    bot = ctx.var("INPUT_BOT_LOGIN") or ctx.config.bot_login
+    if bot and bot.strip() != WORKFLOW_BOT:
+        return ok(f"{name} is {bot.strip()}'s installation token, not the workflow's: its PRs trigger CI")
     checks = ctx.config.checks
     if checks:
         return ok(f"{len(checks)} repo.yaml check(s) run inside the job; CI on kagura's PRs is not needed to gate them")
     return warn(
         f"{name} looks like the workflow GITHUB_TOKEN: PRs pushed with it trigger no `push`/`pull_request` "
         "workflows, and repo.yaml has no `checks`, so nothing verifies kagura's changes",
-        "add `checks: [\"<your test command>\"]` to repo.yaml, or pass a GitHub App or fine-grained "
-        "token as `github_token` so its pushes trigger CI",
+        f"pass a GitHub App token as `github_token` (with `bot_login: <app>[bot]`) so CI runs on kagura's PRs: "
+        f'see {APP_TOKEN_EXAMPLE} and {APP_TOKEN_DOCS}; or add `checks: ["<your test command>"]` to repo.yaml',
     )
 
 
