@@ -20,6 +20,7 @@ from kagura_engineer import __version__
 #: name -> (module, one-line summary). Order is the order of `--help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("kagura_engineer.doctor.command", "check what this machine or runner is missing"),
+    "init": ("kagura_engineer.init.command", "write repo.yaml (and workflows) into this repository"),
     "setup": ("kagura_engineer.setup.command", "install and bootstrap what doctor found missing"),
     "run": ("kagura_engineer.run.command", "turn an issue into a pull request"),
     "review": ("kagura_engineer.review.command", "review HEAD, a branch or a PR; --fix repairs it"),

@@ -1,0 +1,1 @@
+"""`kagura-engineer init`: a commented repo.yaml and, on request, the example workflows."""
