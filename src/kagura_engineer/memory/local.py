@@ -44,7 +44,11 @@ creation never leaves a half-built database; migrations of an existing file run 
 transaction. A file that fails `PRAGMA quick_check` (page-level damage; about 3× cheaper
 than integrity_check on open) or is not a database is moved aside as
 `<name>.corrupt-<UTC timestamp>` (never deleted) and a fresh database is started, with a
-warning. A read-only file is a one-line `MemoryStoreError`. Every unit of work is one
+warning. Before any of that, an existing file's schema must be exactly the store's own
+(`memory/integrity.py`; the connection starts with `trusted_schema=OFF`): a file with a
+foreign trigger, view, table or index, or an altered table, is deleted with a warning and a
+fresh database started; another program's database or a newer store's is refused untouched.
+A read-only file is a one-line `MemoryStoreError`. Every unit of work is one
 transaction; `close()` closes the connection.
 """
 
@@ -66,7 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.errors import MemoryStoreError
-from kagura_engineer.memory import hybrid
+from kagura_engineer.memory import hybrid, integrity
 from kagura_engineer.memory.base import Memory, Related
 from kagura_engineer.memory.hybrid import EMBEDDING, HYBRID, KEYWORD, RANKINGS, Candidate, memory_text
 
@@ -286,6 +290,10 @@ class _Corrupt(Exception):
     """The file failed its integrity check (internal: triggers the move-aside)."""
 
 
+class _Rejected(Exception):
+    """The file's schema is not the store's own (internal: the file is deleted)."""
+
+
 class _Background:
     """Run `fn(*args)` on a short-lived thread (or inline when `parallel` is False)."""
 
@@ -364,21 +372,28 @@ class LocalMemory:
         self._check_usable()
         try:
             return self._connect_verified()
+        except _Rejected as exc:
+            integrity.discard(self.path)  # hostile, not damaged: not kept in the workspace
+            self._warn(
+                f"the memory DB {self.path} was rejected ({exc}); deleted it and started with an empty store"
+            )
         except _Corrupt as exc:
-            reason = str(exc)
+            self._set_aside_corrupt(str(exc))
         except sqlite3.Error as exc:
             if not _is_corrupt(exc):
                 raise self._translate(exc) from None
-            reason = str(exc)
+            self._set_aside_corrupt(str(exc))
+        try:
+            return self._connect_verified()
+        except (sqlite3.Error, _Corrupt, _Rejected) as exc:
+            raise MemoryStoreError(f"{self.path}: cannot start a fresh memory database: {exc}") from None
+
+    def _set_aside_corrupt(self, reason: str) -> None:
         aside = self._move_aside()
         self._warn(
             f"{self.path} was corrupt ({reason}); moved it aside to {aside.name} "
             "and started a fresh memory database"
         )
-        try:
-            return self._connect_verified()
-        except (sqlite3.Error, _Corrupt) as exc:
-            raise MemoryStoreError(f"{self.path}: cannot start a fresh memory database: {exc}") from None
 
     def _check_usable(self) -> None:
         path = self.path
@@ -401,13 +416,16 @@ class LocalMemory:
                 f"{path.parent}: directory is not writable (SQLite needs it for its WAL file)"
             )
 
-    def _connect(self, path: Path) -> sqlite3.Connection:
+    def _connect(self, path: Path, *, verify: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(
             str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         try:
             conn.row_factory = sqlite3.Row
+            integrity.harden(conn)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if verify:  # before any other statement reads or writes the file
+                self._verify_schema(conn)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -419,17 +437,39 @@ class LocalMemory:
     def _connect_verified(self) -> sqlite3.Connection:
         if not self.path.exists():
             self._create_fresh()
-        conn = self._connect(self.path)
+        conn = self._connect(self.path, verify=True)
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
             if not rows or rows[0][0] != "ok":
                 raise _Corrupt(f"integrity check: {rows[0][0] if rows else 'no answer'}")
             _migrate(conn, self.path)
+            # The schema is now exactly the store's own. Its FTS5 sync triggers need this:
+            # SQLite does not mark FTS5 innocuous, so with it OFF every write fails.
+            conn.execute("PRAGMA trusted_schema = ON")
             _refresh_stale_statistics(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _verify_schema(self, conn: sqlite3.Connection) -> None:
+        """The file's schema is the store's own (any known version) or the file is empty;
+        another program's database or a newer store is refused untouched."""
+        verdict = integrity.inspect_schema(conn)
+        if verdict.problem is None:
+            return
+        if not verdict.store:
+            raise MemoryStoreError(
+                f"{self.path}: an SQLite database, but not a kagura-engineer memory store",
+                hint="point local_memory_path or KAGURA_MEMORY_DB at another file",
+            )
+        if verdict.newer is not None:
+            raise MemoryStoreError(
+                f"{self.path}: memory database has schema version {verdict.newer}, newer than this "
+                f"kagura-engineer understands ({SCHEMA_VERSION})",
+                hint="upgrade kagura-engineer",
+            )
+        raise _Rejected(verdict.problem)
 
     def _create_fresh(self) -> None:
         """Build the schema in a temporary file, then link it into place (never half-built)."""
