@@ -52,6 +52,15 @@ class Config(_Strict):
     context_id: str | None = None
     ollama_url: str = "http://localhost:11434"
     local_memory_path: str = ".kagura/memory.db"
+    memory_cache_max_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description=(
+            "The largest memory DB the Actions cache restore accepts, in bytes (default 1 GiB): "
+            "the download and the unpacked DB are streamed and rejected as soon as they pass it, "
+            "and a larger DB is not saved."
+        ),
+    )
     memory_mcp_config: str | None = None
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     checks: list[str] = Field(default_factory=list)
@@ -88,8 +97,7 @@ class Config(_Strict):
             missing = [n for n in ("workspace_id", "context_id") if not getattr(self, n)]
             if missing:
                 raise ValueError(
-                    f"memory_backend 'cloud' requires {' and '.join(missing)}"
-                    " (or set memory_backend: local)"
+                    f"memory_backend 'cloud' requires {' and '.join(missing)} (or set memory_backend: local)"
                 )
         return self
 

@@ -7,9 +7,10 @@ Other 4xx are answered at once. Secrets in URLs or headers never reach an error 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +113,30 @@ class HttpClient:
         A retryable status still failing after the last attempt is returned, not raised,
         so callers decide what an outage means for them.
         """
+        return self._send(method, url, set(ok_statuses), stream=False, **kwargs)
+
+    @contextlib.contextmanager
+    def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """`request`, but the body is left unread for the caller to iterate (`iter_bytes`)
+        inside the block; the retries look at the status line only."""
+        response = self._send(method, url, set(), stream=True, **kwargs)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _send(self, method: str, url: str, ok: set[int], *, stream: bool, **kwargs: Any) -> httpx.Response:
         policy = self.policy
-        ok = set(ok_statuses)
 
         def once() -> httpx.Response:
-            response = self._client.request(method, url, **kwargs)
+            if stream:
+                response = self._client.send(self._client.build_request(method, url, **kwargs), stream=True)
+            else:
+                response = self._client.request(method, url, **kwargs)
             if response.status_code in policy.statuses and response.status_code not in ok:
+                if stream:  # an error answer is small: read it, so the caller can, and free the connection
+                    response.read()
+                    response.close()
                 raise RetryableStatus(response, parse_retry_after(response.headers.get("retry-after")))
             return response
 

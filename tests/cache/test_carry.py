@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import tarfile
+import uuid
 from pathlib import Path
 
 from kagura_engineer.cache.archive import create_archive, extract_member, zstd
 from kagura_engineer.cache.keys import cache_version
+from kagura_engineer.memory.local import LocalMemory
 
 from .conftest import DB, TOKEN
 
@@ -24,19 +27,19 @@ def archive_of(tmp_path, data: bytes, name: str = DB) -> bytes:
 
 
 def db_bytes(tmp_path, rows: list[str]) -> bytes:
-    path = tmp_path / f"seed-{len(rows)}-{rows[0] if rows else 'empty'}.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (text TEXT)")
-    conn.executemany("INSERT INTO notes VALUES (?)", [(r,) for r in rows])
-    conn.commit()
-    conn.close()
+    """A genuine memory store (what a save would have archived) holding one memory per row."""
+    path = tmp_path / f"seed-{uuid.uuid4().hex[:12]}.db"
+    with LocalMemory(path, semantic=False) as store:
+        for row in rows:
+            store.remember(row, f"{row} (content)", "fact")
     return path.read_bytes()
 
 
 def notes(path) -> list[str]:
+    """The memories' summaries in a store, oldest first (read without the store's own checks)."""
     conn = sqlite3.connect(path)
     try:
-        return [r[0] for r in conn.execute("SELECT text FROM notes")]
+        return [r[0] for r in conn.execute("SELECT summary FROM memories ORDER BY n")]
     finally:
         conn.close()
 
@@ -162,31 +165,37 @@ def test_existing_local_db_is_replaced_only_by_a_sound_cached_one_and_kept(make_
     assert result.backup == str(backup) and notes(backup) == ["local"]
 
 
-def test_corrupt_cached_db_is_set_aside_and_the_local_one_kept(make_job, service, tmp_path):
-    garbage = b"SQLite format 3\x00" + b"\xde\xad\xbe\xef" * 2048
-    service.add_entry("kagura-memory-acme/widgets-1-1", VERSION, archive_of(tmp_path, garbage))
+def test_a_damaged_cached_db_is_deleted_and_the_local_one_kept(make_job, service, tmp_path):
+    """The schema is the store's own but data pages are trashed: integrity_check rejects it."""
+    cached = bytearray(db_bytes(tmp_path, [f"cached memory {i} " + "words " * 40 for i in range(300)]))
+    page = 4096
+    for offset in range(len(cached) - 6 * page, len(cached) - 2 * page):
+        cached[offset] = 0xA5
+    service.add_entry("kagura-memory-acme/widgets-1-1", VERSION, archive_of(tmp_path, bytes(cached)))
     job = make_job(run_id="2")
     job.db.parent.mkdir(parents=True)
     local = db_bytes(tmp_path, ["local and fine"])
     job.db.write_bytes(local)
     result = job.restore()
-    assert result.hit is False and "integrity check" in result.warning
+    assert result.hit is False
+    # integrity_check reports the damage, or SQLite stops it with "malformed" (cell_size_check)
+    assert re.match(r"the restored memory DB was rejected \((integrity check: |database disk image is malformed)",
+                    result.warning)  # fmt: skip
+    assert result.warning.endswith("; kept the workspace's memory DB")
     assert job.db.read_bytes() == local
-    asides = list(job.db.parent.glob("memory.db.corrupt-*"))
-    assert [str(a) for a in asides] == [result.set_aside]
-    assert asides[0].read_bytes() == garbage  # never silently lost
-    assert not list(job.db.parent.glob(".memory.db.tmp-*"))
+    assert sorted(p.name for p in job.db.parent.iterdir()) == ["memory.db"]  # nothing else left behind
 
 
-def test_corrupt_cached_db_without_a_local_one(make_job, service, tmp_path):
-    service.add_entry(
-        "kagura-memory-acme/widgets-1-1", VERSION, archive_of(tmp_path, b"not a database " * 100)
-    )
+def test_garbage_after_an_sqlite_header_is_deleted(make_job, service, tmp_path):
+    garbage = b"SQLite format 3\x00" + b"\xde\xad\xbe\xef" * 2048
+    service.add_entry("kagura-memory-acme/widgets-1-1", VERSION, archive_of(tmp_path, garbage))
     job = make_job(run_id="2")
     result = job.restore()
-    assert "integrity check" in result.warning
-    assert not job.db.exists()
-    assert len(list(job.db.parent.glob("memory.db.corrupt-*"))) == 1
+    assert result.warning == (
+        "the restored memory DB was rejected (file is not a database); starting with an empty store"
+    )
+    assert result.rejected == "file is not a database"
+    assert not job.db.exists() and list(job.db.parent.iterdir()) == []
 
 
 def test_hostile_cached_archive_is_refused(make_job, service, tmp_path):
@@ -198,7 +207,10 @@ def test_hostile_cached_archive_is_refused(make_job, service, tmp_path):
     service.add_entry("kagura-memory-acme/widgets-1-1", VERSION, zstd.compress(buf.getvalue()))
     job = make_job(run_id="2")
     result = job.restore()
-    assert "refused the cache archive" in result.warning
+    assert result.warning == (
+        "the restored memory archive was rejected (member '../../escape.txt' is a parent-directory "
+        "component); starting with an empty store"
+    )
     assert not (job.workspace.parent.parent / "escape.txt").exists()
     assert not job.db.exists()
 
@@ -248,7 +260,9 @@ def test_a_local_db_with_a_pending_wal_is_folded_before_the_swap(make_job, servi
     result = job.restore()
     assert result.hit and result.warning is None
     assert notes(job.db) == ["cached"]
-    assert notes(result.backup) == ["only in the wal"]
+    backup = sqlite3.connect(result.backup)
+    assert backup.execute("SELECT text FROM notes").fetchall() == [("only in the wal",)]
+    backup.close()
     assert not Path(f"{job.db}-wal").exists()
 
 

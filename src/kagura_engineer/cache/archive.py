@@ -6,6 +6,11 @@ the workspace, compressed as one zstd frame (with a content checksum), and it un
 `tar -xf cache.tzst -P -C $GITHUB_WORKSPACE --use-compress-program unzstd`. We write the same
 shape with `tarfile` and the zstd library, and read it back refusing anything that could write
 outside the file we asked for: absolute or `..` member names, links, device files.
+
+Reading is one pass over the stream, bounded: the unpacked tar may not pass the size cap
+(plus `TAR_SLACK` for its headers), a member larger than the cap is refused before a byte of
+it is written, and the member's first bytes must be the expected file header (for the memory
+DB, SQLite's) before the rest is written.
 """
 
 from __future__ import annotations
@@ -25,8 +30,13 @@ except ImportError:  # pragma: no cover - depends on the interpreter
 #: `actions/cache` names the archive this for the zstd methods.
 ARCHIVE_NAME = "cache.tzst"
 COMPRESSION_LEVEL = 3  # zstd's default, what `zstdmt` uses
-#: Refuse to unpack a member larger than this (the repository's whole cache budget).
+#: Refuse to unpack a member larger than this unless told a smaller cap (the repository's
+#: whole cache budget).
 MAX_MEMBER_BYTES = 10 * 1024**3
+#: What a tar adds around one member of at most the cap: PAX and ustar headers, padding to
+#: 512 bytes and GNU tar's 10 KiB records. Also what zstd may add to incompressible data.
+TAR_SLACK = 1024**2
+CHUNK = 1024**2
 
 
 class ArchiveError(CacheError):
@@ -91,30 +101,64 @@ def create_archive(
     return dest.stat().st_size
 
 
-def extract_member(archive: str | os.PathLike[str], member: str, dest: str | os.PathLike[str]) -> int:
-    """Unpack `member` of the archive into the file `dest`; its size.
+class _Bounded:
+    """A read-only view of a stream that refuses to deliver more than `limit` bytes in all."""
+
+    def __init__(self, inner: zstd.ZstdFile, limit: int) -> None:
+        self._inner, self._limit, self._seen = inner, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._inner.read(size if size >= 0 else self._limit + 1)
+        self._seen += len(data)
+        if self._seen > self._limit:
+            raise ArchiveError(f"it unpacks to more than {self._limit} bytes (over memory_cache_max_bytes)")
+        return data
+
+
+def extract_member(
+    archive: str | os.PathLike[str],
+    member: str,
+    dest: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_MEMBER_BYTES,
+    header: bytes = b"",
+) -> int:
+    """Unpack `member` of the archive into the new file `dest` (created, never overwritten); its size.
 
     Every member is checked first: one unsafe member refuses the whole archive (and `dest`
     may then hold a partial file, which the caller removes). Other plain members are skipped.
+    The stream is decompressed at most to `max_bytes` + `TAR_SLACK`; a member over `max_bytes`,
+    or not starting with `header`, is refused before `dest` is created.
     """
     want = _normal(member)
     dest = Path(dest)
     found = -1
     try:
-        with zstd.ZstdFile(archive, "r") as zf, tarfile.open(fileobj=zf, mode="r|") as tar:
-            for info in tar:
-                reason = unsafe_reason(info)
-                if reason:
-                    raise ArchiveError(f"refused the cache archive: member {info.name!r} is a {reason}")
-                if not info.isreg() or _normal(info.name) != want:
-                    continue
-                if info.size > MAX_MEMBER_BYTES:
-                    raise ArchiveError(f"refused the cache archive: {info.name!r} is {info.size} bytes")
-                source = tar.extractfile(info)
-                assert source is not None  # a regular file always has data
-                with dest.open("wb") as out:
-                    shutil.copyfileobj(source, out, 1024 * 1024)
-                found = info.size
+        with zstd.ZstdFile(archive, "r") as zf:
+            stream = _Bounded(zf, max_bytes + TAR_SLACK)
+            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+                for info in tar:
+                    reason = unsafe_reason(info)
+                    if reason:
+                        raise ArchiveError(f"member {info.name!r} is a {reason}")
+                    if not info.isreg() or _normal(info.name) != want:
+                        continue
+                    if found >= 0:
+                        raise ArchiveError(f"member {info.name!r} appears twice")
+                    if info.size > max_bytes:
+                        raise ArchiveError(
+                            f"{info.name!r} is {info.size} bytes, over memory_cache_max_bytes ({max_bytes})"
+                        )
+                    source = tar.extractfile(info)
+                    assert source is not None  # a regular file always has data
+                    head = source.read(len(header))
+                    if head != header:
+                        expected = header.rstrip(b"\0").decode("latin-1")
+                        raise ArchiveError(f"{info.name!r} does not start with the {expected!r} header")
+                    with dest.open("xb") as out:
+                        out.write(head)
+                        shutil.copyfileobj(source, out, CHUNK)
+                    found = info.size
     except (tarfile.TarError, zstd.ZstdError, EOFError) as exc:
         raise ArchiveError(f"the cache entry is not a zstd tar archive ({exc})") from None
     if found < 0:

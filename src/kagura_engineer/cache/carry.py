@@ -8,9 +8,15 @@ service, throttling (429), 5xx after the bounded retries, an entry that already 
 Entries interoperate with `actions/cache@v4` given the same `path:` string (the version hash)
 and the same keys; the member is named relative to GITHUB_WORKSPACE (else the cwd).
 
-Restore rule: a cached DB is installed only after `PRAGMA integrity_check` passes on a
-temporary copy beside the DB (then an atomic rename). A DB that fails is set aside as
-`<name>.corrupt-<UTC time>` and the local DB stays. When a local DB already exists and the
+Restore rule: what the cache brings back is data, not trust (any job with the cache token can
+save an entry). The download and the unpacking are streamed and stop at `memory_cache_max_bytes`
+(default 1 GiB); only the DB's own member is unpacked (an archive with `..`, absolute, link or
+device members is refused whole), into a temporary file beside the DB, and only once its first
+bytes are SQLite's header. The DB is installed (an atomic rename) only when its schema is exactly
+the local store's own (`memory/integrity.py`: no foreign trigger, view, table or index, checked
+before anything else reads it) and `PRAGMA integrity_check` passes. A rejected archive or DB is
+deleted, the one-line warning says why, and the job goes on with the DB it has (none: an empty
+store). A DB larger than the cap is not saved, as no restore would take it. When a local DB already exists and the
 cache has an entry, the cache wins: it is what the previous job of this workflow saved last,
 while the workspace copy comes from the checkout or an earlier step. The local file is not
 lost: it is kept as `<name>.before-restore` (one file, replaced by the next restore) unless it
@@ -30,12 +36,13 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.cache.archive import (
     ARCHIVE_NAME,
+    TAR_SLACK,
+    ArchiveError,
     create_archive,
     extract_member,
     member_name,
@@ -43,6 +50,7 @@ from kagura_engineer.cache.archive import (
 from kagura_engineer.cache.client import CacheServiceClient, CacheUnavailable, retry_budget
 from kagura_engineer.cache.keys import CacheKeyError, MemoryKeys, cache_version, memory_keys
 from kagura_engineer.errors import KaguraError
+from kagura_engineer.memory.integrity import SQLITE_HEADER, discard, harden, restored_db_problem
 
 if TYPE_CHECKING:
     from kagura_engineer.config import Config
@@ -66,7 +74,7 @@ class CacheResult:
     warning: str | None = None
     skipped: str | None = None  # why nothing was attempted (ACTIONS_CACHE_MODE, cloud backend)
     path: str | None = None
-    set_aside: str | None = None  # a corrupt cached DB moved here
+    rejected: str | None = None  # why the cached archive or DB was refused (and deleted)
     backup: str | None = None  # the local DB a restore replaced
 
     def describe(self) -> str:
@@ -79,7 +87,11 @@ class CacheResult:
             if not self.hit:
                 return f"memory cache miss for {self.key} (starting from the workspace's memory)"
             return f"memory cache hit: restored {self.matched_key} ({self.size_bytes} bytes)"
-        return f"memory cache saved as {self.key} ({self.size_bytes} bytes)" if self.hit else "memory cache: nothing saved"
+        return (
+            f"memory cache saved as {self.key} ({self.size_bytes} bytes)"
+            if self.hit
+            else "memory cache: nothing saved"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The fixed fields always (null when unknown), the optional ones only when set."""
@@ -173,49 +185,36 @@ def restore_memory(config: Config, environ: Mapping[str, str] | None = None) -> 
             result.matched_key = hit.matched_key
             plan.db.parent.mkdir(parents=True, exist_ok=True)
             tmp = plan.db.with_name(f".{plan.db.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            cap = config.memory_cache_max_bytes
             try:
                 with tempfile.TemporaryDirectory(prefix="kagura-cache-", dir=_temp_root(environ)) as scratch:
                     archive = Path(scratch) / ARCHIVE_NAME
-                    result.size_bytes = client.download(hit.download_url, archive)
-                    extract_member(archive, plan.member, tmp)
+                    try:
+                        result.size_bytes = client.download(
+                            hit.download_url, archive, max_bytes=cap + TAR_SLACK
+                        )
+                        extract_member(archive, plan.member, tmp, max_bytes=cap, header=SQLITE_HEADER)
+                    except ArchiveError as exc:
+                        return _reject(result, "archive", exc.message, plan.db)
+                problem = restored_db_problem(tmp)
+                if problem is not None:
+                    return _reject(result, "DB", problem, plan.db)
                 _install(tmp, plan.db, result)
             finally:
-                for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
-                    with contextlib.suppress(FileNotFoundError):
-                        leftover.unlink()
+                discard(tmp)  # and its -wal/-shm/-journal; gone already when installed
         result.hit = True
     except (KaguraError, OSError) as exc:
         return _warn(result, exc)
     return result
 
 
-def integrity_problem(path: Path) -> str | None:
-    """None when `path` is a SQLite database that passes `PRAGMA integrity_check`, else why not."""
-    try:
-        conn = sqlite3.connect(str(path), timeout=15)
-    except sqlite3.Error as exc:
-        return str(exc)
-    try:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.Error as exc:
-        return str(exc)
-    finally:
-        conn.close()
-    if rows and rows[0][0] == "ok":
-        return None
-    return "; ".join(str(r[0]) for r in rows[:3]) or "no answer"
-
-
-def set_aside(path: Path, db: Path) -> Path:
-    """Move `path` to `<db name>.corrupt-<UTC time>` beside the DB (never deleted)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside = db.with_name(f"{db.name}.corrupt-{stamp}")
-    n = 1
-    while aside.exists():
-        aside = db.with_name(f"{db.name}.corrupt-{stamp}-{n}")
-        n += 1
-    os.replace(path, aside)
-    return aside
+def _reject(result: CacheResult, what: str, reason: str, db: Path) -> CacheResult:
+    """The cached archive or DB is hostile or broken: it is gone, and the job goes on without it."""
+    then = "kept the workspace's memory DB" if db.exists() else "starting with an empty store"
+    result.warning = f"the restored memory {what} was rejected ({reason}); {then}"
+    result.rejected = reason
+    result.hit = False
+    return result
 
 
 def _quiesce(db: Path) -> None:
@@ -223,6 +222,7 @@ def _quiesce(db: Path) -> None:
     try:
         conn = sqlite3.connect(str(db), timeout=15)
         try:
+            harden(conn)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
@@ -234,14 +234,6 @@ def _quiesce(db: Path) -> None:
 
 
 def _install(tmp: Path, db: Path, result: CacheResult) -> None:
-    problem = integrity_problem(tmp)
-    if problem is not None:
-        aside = set_aside(tmp, db)
-        result.set_aside = str(aside)
-        raise CacheUnavailable(
-            f"the cached DB ({result.matched_key}) failed the integrity check ({problem}); "
-            f"set it aside as {aside.name} and kept the local DB"
-        )
     if db.exists():
         _quiesce(db)
         if filecmp.cmp(tmp, db, shallow=False):
@@ -274,6 +266,12 @@ def save_memory(config: Config, environ: Mapping[str, str] | None = None) -> Cac
         with tempfile.TemporaryDirectory(prefix="kagura-cache-", dir=_temp_root(environ)) as scratch:
             snapshot = Path(scratch) / plan.db.name
             _snapshot(plan.db, snapshot)
+            cap = config.memory_cache_max_bytes
+            if snapshot.stat().st_size > cap:
+                raise CacheUnavailable(
+                    f"not saving: the memory DB is {snapshot.stat().st_size} bytes, over "
+                    f"memory_cache_max_bytes ({cap}); no restore would accept it"
+                )
             archive = Path(scratch) / ARCHIVE_NAME
             size = create_archive(snapshot, plan.member, archive, mode=plan.db.stat().st_mode)
             with CacheServiceClient(plan.results_url, plan.token, budget=plan.budget) as client:

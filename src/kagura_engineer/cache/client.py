@@ -5,8 +5,8 @@
   as strings, defaults omitted (so a missing `ok` is false).
 - Blobs: one `PUT <signed_upload_url>` with `x-ms-blob-type: BlockBlob` (the Azure REST form of
   the toolkit's single-shot upload, enough below its 128 MiB block threshold), one GET of the
-  signed download URL. The runtime token never goes to a signed URL, and signed URLs (their
-  query is a credential) never appear in a message.
+  signed download URL, streamed to a file and cut off at a size cap. The runtime token never
+  goes to a signed URL, and signed URLs (their query is a credential) never appear in a message.
 - Retries: 500/502/503/504 only, bounded to `RETRY_SECONDS` for the whole operation (a restore
   or a save), through `kagura_engineer.http.HttpClient`. 429 is not retried, as the toolkit
   does since 5.0.3: the service is throttling this repository, so we give up at once.
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from kagura_engineer.cache.archive import ArchiveError
 from kagura_engineer.errors import CacheError
 from kagura_engineer.http import HttpClient, RetryPolicy
 
@@ -113,9 +114,13 @@ class CacheServiceClient:
         self.close()
 
     # -- transport ---------------------------------------------------------------------
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    def _spend_budget(self) -> None:
+        """The next call may retry only for what is left of the operation's budget."""
         remaining = self._deadline - time.monotonic()
         self._http.policy = replace(self._http.policy, total_seconds=max(0.0, remaining))
+
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        self._spend_budget()
         try:
             return self._http.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
@@ -203,19 +208,40 @@ class CacheServiceClient:
             raise CacheUnavailable(f"upload to {_safe_url(signed_url)} failed: HTTP {response.status_code}")
         return len(data)
 
-    def download(self, signed_url: str, dest: str | os.PathLike[str]) -> int:
-        """GET the signed URL into `dest`; the byte count (checked against Content-Length)."""
-        response = self._send("GET", signed_url, "the download")
-        if not response.is_success:
+    def download(self, signed_url: str, dest: str | os.PathLike[str], *, max_bytes: int | None = None) -> int:
+        """GET the signed URL into the new file `dest`, streamed; the byte count (checked
+        against Content-Length). A body passing `max_bytes` is an `ArchiveError` at once:
+        nothing past the cap is written, and `dest` is removed on any failure."""
+        dest = Path(dest)
+        self._spend_budget()
+        written = 0
+        try:
+            with self._http.stream("GET", signed_url) as response:
+                if not response.is_success:
+                    raise CacheUnavailable(
+                        f"download from {_safe_url(signed_url)} failed: HTTP {response.status_code}"
+                    )
+                with dest.open("xb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        written += len(chunk)
+                        if max_bytes is not None and written > max_bytes:
+                            raise ArchiveError(
+                                f"the archive is larger than {max_bytes} bytes (over memory_cache_max_bytes)"
+                            )
+                        out.write(chunk)
+                expected = response.headers.get("content-length")
+        except httpx.HTTPError as exc:
+            dest.unlink(missing_ok=True)
             raise CacheUnavailable(
-                f"download from {_safe_url(signed_url)} failed: HTTP {response.status_code}"
-            )
-        body = response.content
-        expected = response.headers.get("content-length")
-        if expected is not None and expected.isdigit() and int(expected) != len(body):
-            raise CacheUnavailable(f"incomplete download: {len(body)} of {expected} bytes")
-        Path(dest).write_bytes(body)
-        return len(body)
+                f"cache service unreachable during the download ({type(exc).__name__} at {_safe_url(signed_url)})"
+            ) from None
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        if expected is not None and expected.isdigit() and int(expected) != written:
+            dest.unlink(missing_ok=True)
+            raise CacheUnavailable(f"incomplete download: {written} of {expected} bytes")
+        return written
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
