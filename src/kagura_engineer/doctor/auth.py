@@ -12,6 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ANTHROPIC_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+#: Cloud providers claude reaches with the cloud's own credentials (switch, name, the variables it reads).
+#: kagura-engineer's model proxy (key isolation, cost cap) does not sit in front of them.
+CLOUD_PROVIDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "CLAUDE_CODE_USE_BEDROCK": ("Amazon Bedrock", (
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "AWS_CA_BUNDLE", "ANTHROPIC_BEDROCK_BASE_URL", "ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH",
+    )),
+    "CLAUDE_CODE_USE_VERTEX": ("Google Vertex AI", (
+        "ANTHROPIC_VERTEX_PROJECT_ID", "CLOUD_ML_REGION", "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_CLOUD_QUOTA_PROJECT", "CLOUDSDK_CONFIG",
+        "ANTHROPIC_VERTEX_BASE_URL", "CLAUDE_CODE_SKIP_VERTEX_AUTH",
+    )),
+}  # fmt: skip
+#: Per-model region overrides claude reads for Vertex (VERTEX_REGION_CLAUDE_4_5_SONNET, ...).
+VERTEX_REGION_PREFIX = "VERTEX_REGION_"
 #: In the order the GitHub client (`GitHub.from_env`) picks them.
 GITHUB_TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
 
@@ -30,6 +50,30 @@ class Source:
 def _set(env: Mapping[str, str], name: str) -> bool:
     value = env.get(name)
     return bool(value and value.strip())
+
+
+def _truthy(value: str | None) -> bool:
+    """Claude Code's reading of a boolean variable."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def cloud_provider(env: Mapping[str, str] | None = None) -> str | None:
+    """The switch (`CLAUDE_CODE_USE_BEDROCK` / `_VERTEX`) that sends claude to a cloud, or None."""
+    env = os.environ if env is None else env
+    return next((name for name in CLOUD_PROVIDERS if _truthy(env.get(name))), None)
+
+
+def cloud_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables claude needs for the cloud provider that is switched on (empty when none)."""
+    env = os.environ if env is None else env
+    switch = cloud_provider(env)
+    if switch is None:
+        return {}
+    names = (switch, *CLOUD_PROVIDERS[switch][1])
+    out = {n: env[n] for n in names if env.get(n)}
+    if switch == "CLAUDE_CODE_USE_VERTEX":
+        out.update({n: v for n, v in env.items() if n.startswith(VERTEX_REGION_PREFIX) and v})
+    return out
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -51,8 +95,17 @@ def claude_credentials_file(env: Mapping[str, str]) -> Path:
 
 
 def anthropic_source(env: Mapping[str, str] | None = None) -> Source | None:
-    """The first Anthropic auth source Claude Code would use, or None."""
+    """The first Anthropic auth source Claude Code would use, or None.
+
+    Bedrock or Vertex switched on wins (claude then ignores the Anthropic credentials): the
+    cloud's own credentials are checked by claude, not here.
+    """
     env = os.environ if env is None else env
+    switch = cloud_provider(env)
+    if switch is not None:
+        return Source(
+            switch, f"{CLOUD_PROVIDERS[switch][0]}; no key isolation or cost cap by kagura-engineer's proxy"
+        )
     for name in ANTHROPIC_ENV:
         if _set(env, name):
             return Source(name)
