@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from kagura_engineer import proc
 from kagura_engineer.agent.argv import claude_env
-from kagura_engineer.agent.proxy import OAUTH_BETA, Credential, ModelProxy, needs_proxy
+from kagura_engineer.agent.proxy import DEFAULT_UPSTREAM, OAUTH_BETA, Credential, ModelProxy, needs_proxy
 from kagura_engineer.doctor.auth import anthropic_source, cloud_env
 from kagura_engineer.sandbox.anthropic import AnthropicStandIn, bash, http_error
 
@@ -50,18 +51,19 @@ def post(
 ) -> httpx.Response:
     name, value = proxy.credential.header(proxy.placeholder)
     headers = {name: value, **{k.replace("_", "-"): v for k, v in headers.items()}}
-    return httpx.post(
-        proxy.url + path, json=body() if payload is None else payload, headers=headers, timeout=10
-    )
+    payload = body() if payload is None else payload
+    return httpx.post(proxy.url + path, json=payload, headers=headers, timeout=10, trust_env=False)
 
 
 # -- the credential -------------------------------------------------------------------------------
 def test_upstream_gets_the_real_key_and_never_the_placeholder(model):
     with proxy_for(model) as proxy:
-        response = post(proxy, authorization=f"Bearer {proxy.placeholder}")  # a stray second header goes too
+        # a stray second credential header goes too; the body must stay readable for pricing
+        response = post(proxy, authorization=f"Bearer {proxy.placeholder}", accept_encoding="gzip, br")
         assert response.status_code == 200
         seen = model.model_requests()[0].headers
         assert seen["x-api-key"] == REAL_KEY and "authorization" not in seen
+        assert seen["accept-encoding"] == "identity"
         assert seen["host"] == model.url.removeprefix("http://")
         assert proxy.placeholder not in model.log_text()
 
@@ -75,22 +77,38 @@ def test_child_env_has_the_placeholder_under_the_credentials_own_name(model):
         with proxy_for(model) as other:
             assert other.placeholder != proxy.placeholder and REAL_OAUTH not in proxy.placeholder
     assert REAL_OAUTH not in repr(proxy.credential)
-    assert REAL_OAUTH not in proc.redact(f"upstream said: Bearer {REAL_OAUTH}")
+
+
+def test_in_front_of_the_anthropic_api_claude_keeps_its_first_party_requests(model):
+    with ModelProxy(DEFAULT_UPSTREAM, Credential("ANTHROPIC_API_KEY", REAL_KEY)) as proxy:  # nothing is sent
+        assert proxy.child_env() == {
+            "ANTHROPIC_BASE_URL": proxy.url, "ANTHROPIC_API_KEY": proxy.placeholder,
+            "_CLAUDE_CODE_ASSUME_FIRST_PARTY_BASE_URL": "1",
+        }  # fmt: skip
+    with proxy_for(model) as proxy:  # a gateway (here the stand-in) is not first-party
+        assert "_CLAUDE_CODE_ASSUME_FIRST_PARTY_BASE_URL" not in proxy.child_env()
+
+
+def test_the_real_credential_is_redacted_from_output(model):
+    with proxy_for(model, env="ANTHROPIC_AUTH_TOKEN", value="gw-5f0c1e7a-not-a-known-shape"):
+        pass
+    assert proc.redact("token gw-5f0c1e7a-not-a-known-shape") == "token ***"
 
 
 @pytest.mark.parametrize(
     "headers",
     [
-        {},
-        {"x-api-key": "sk-ant-guess"},
-        {"x-api-key": "PLACEHOLDER-and-more"},
-        {"authorization": "Bearer PLACEHOLDER"},
-    ],
-    ids=["missing", "wrong", "longer", "other-header-form"],
+        [],
+        [("x-api-key", "sk-ant-guess")],
+        [("x-api-key", "PLACEHOLDER-and-more")],
+        [("authorization", "Bearer PLACEHOLDER")],
+        [("x-api-key", "PLACEHOLDER"), ("x-api-key", "sk-ant-guess")],
+    ],  # fmt: skip
+    ids=["missing", "wrong", "longer", "other-header-form", "twice"],
 )
 def test_a_request_without_the_placeholder_gets_401_and_never_reaches_upstream(model, headers):
     with proxy_for(model) as proxy:
-        headers = {k: v.replace("PLACEHOLDER", proxy.placeholder) for k, v in headers.items()}
+        headers = [(k, v.replace("PLACEHOLDER", proxy.placeholder)) for k, v in headers]
         response = httpx.post(proxy.url + "/v1/messages?beta=true", json=body(), headers=headers, timeout=10)
         assert response.status_code == 401
         assert response.json()["error"]["type"] == "authentication_error"
@@ -110,15 +128,23 @@ def test_credential_is_the_one_claude_would_get():
 
 
 @pytest.mark.parametrize(
-    "sent_beta", ["claude-code-20250219,oauth-2025-04-20,effort-2025-11-24", "claude-code-20250219"]
+    ("sent", "expected"),
+    [
+        (
+            "claude-code-20250219,oauth-2025-04-20,effort-2025-11-24",
+            "claude-code-20250219,oauth-2025-04-20,effort-2025-11-24",
+        ),
+        ("claude-code-20250219", "claude-code-20250219,oauth-2025-04-20"),
+        (None, "oauth-2025-04-20"),
+    ],
+    ids=["as-claude-sends-it", "beta-missing", "no-beta-header"],
 )
-def test_oauth_token_goes_upstream_as_claude_sends_it(model, sent_beta):
+def test_oauth_token_goes_upstream_with_the_oauth_beta(model, sent, expected):
     with proxy_for(model, env="CLAUDE_CODE_OAUTH_TOKEN", value=REAL_OAUTH) as proxy:
-        assert post(proxy, anthropic_beta=sent_beta).status_code == 200
+        assert post(proxy, **({"anthropic_beta": sent} if sent else {})).status_code == 200
     seen = model.model_requests()[0].headers
     assert seen["authorization"] == f"Bearer {REAL_OAUTH}" and "x-api-key" not in seen
-    betas = seen["anthropic-beta"].replace(" ", "").split(",")
-    assert OAUTH_BETA in betas and betas.count(OAUTH_BETA) == 1 and "claude-code-20250219" in betas
+    assert seen["anthropic-beta"] == expected and OAUTH_BETA == "oauth-2025-04-20"  # what 2.1.331 sends
 
 
 def test_an_auth_token_is_a_bearer_without_the_oauth_beta(model):
@@ -163,6 +189,19 @@ def test_other_methods_and_paths_are_forwarded(model):
         ("GET", "/v1/models", {"limit": ["5"]}), ("POST", "/v1/messages/count_tokens", {"beta": ["true"]}),
     ]  # fmt: skip
     assert proxy.spent_usd == 0.0  # a token count costs nothing
+
+
+def test_the_machines_http_proxy_applies_to_a_remote_upstream_only(model, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", model.url)  # the stand-in plays the corporate proxy
+    with ModelProxy("http://api.example.test", Credential("ANTHROPIC_API_KEY", REAL_KEY)) as proxy:
+        assert post(proxy).status_code == 200
+    assert model.model_requests()[0].headers["host"] == "api.example.test"  # reached through HTTP_PROXY
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    with proxy_for(model) as proxy:
+        assert post(proxy).status_code == 200  # a loopback upstream is reached directly
+    assert len(model.model_requests()) == 2
 
 
 def test_an_unreachable_upstream_is_a_502_api_error():
@@ -237,6 +276,19 @@ def test_a_stream_is_relayed_as_it_arrives_and_priced_as_it_goes(held):
         assert proxy.spent_usd == pytest.approx(
             (2000 * 1 + 400 * 5) / 1e6
         )  # message_delta's count is the total
+
+
+def test_an_http_1_0_client_gets_the_stream_ended_by_the_connection(held):
+    with ModelProxy(held.url, Credential("ANTHROPIC_API_KEY", REAL_KEY)) as proxy:
+        held.release.set()
+        payload = json.dumps(body()).encode()
+        with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=10) as sock:
+            sock.sendall(b"POST /v1/messages HTTP/1.0\r\nx-api-key: %s\r\nContent-Length: %d\r\n\r\n%s"
+                         % (proxy.placeholder.encode(), len(payload), payload))  # fmt: skip
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and b"chunked" not in head.lower()
+    assert rest == held.FIRST + held.REST
 
 
 def test_stop_does_not_wait_for_an_open_stream(held):

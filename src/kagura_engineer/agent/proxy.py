@@ -12,8 +12,10 @@ other local process can spend through it), swaps in the real credential, and for
 method, path and query to the upstream over one persistent client (connection reuse;
 `trust_env`, so the machine's HTTPS proxy and CA settings apply). Status codes, headers
 (minus hop-by-hop ones) and bodies pass through unchanged; SSE streams chunk by chunk as they
-arrive. The proxy never retries: claude retries 429/5xx itself, and a second layer of
-retries would multiply its waits.
+arrive (upstream is asked for `identity` encoding, so usage stays readable). The proxy never
+retries: claude retries 429/5xx itself, and a second layer of retries would multiply its
+waits. In front of api.anthropic.com, claude is told the base URL is first-party, so its
+requests keep the form they have without the proxy (`child_env`).
 
 Every response's `usage` (a JSON body's top-level `usage`; a stream's `message_start` and
 `message_delta`, read as it passes) is priced with `cost.usage_cost` into `spent_usd`. Once
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
+FIRST_PARTY_HOST = "api.anthropic.com"
+ASSUME_FIRST_PARTY = "_CLAUDE_CODE_ASSUME_FIRST_PARTY_BASE_URL"
 OAUTH_BETA = "oauth-2025-04-20"
 BUDGET_STATUS, BUDGET_ERROR = 402, "billing_error"
 CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization"})
@@ -265,8 +269,16 @@ class ModelProxy:
         return self.max_usd is not None and self.spent_usd >= self.max_usd
 
     def child_env(self) -> dict[str, str]:
-        """What claude gets instead of the credential: the proxy's URL and the placeholder."""
-        return {"ANTHROPIC_BASE_URL": self.url, self.credential.env: self.placeholder}
+        """What claude gets instead of the credential: the proxy's URL and the placeholder.
+
+        In front of the Anthropic API itself, claude is also told the base URL is first-party:
+        otherwise (2.1.331) it drops betas such as `prompt-caching-scope-*` and the request's
+        `diagnostics`, and resolves models as for a third-party gateway.
+        """
+        env = {"ANTHROPIC_BASE_URL": self.url, self.credential.env: self.placeholder}
+        if urlsplit(self.upstream).hostname == FIRST_PARTY_HOST:
+            env[ASSUME_FIRST_PARTY] = "1"
+        return env
 
     # -- per request (called from handler threads) -----------------------------------------------
     def _charge(self, usd: float) -> None:
