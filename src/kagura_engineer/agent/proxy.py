@@ -33,7 +33,9 @@ import ipaddress
 import json
 import secrets
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -328,7 +330,9 @@ class _Server(ThreadingHTTPServer):
     proxy: ModelProxy
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client hanging up is ordinary; nothing here may print a header
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client hanging up is ordinary
+        sys.stderr.write("kagura-engineer model proxy: " + proc.redact(traceback.format_exc()))
 
 
 class _Handler(BaseHTTPRequestHandler):
