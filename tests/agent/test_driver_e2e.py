@@ -141,3 +141,31 @@ def test_memory_mcp_server_tools_are_allowed(agent, tmp_path):
     result = agent.run(config={"memory_mcp_config": str(mcp)})
     assert result.status == "done" and not result.permission_denials
     assert "remembered: flaky tests" in agent.model.tool_results()
+
+
+def test_claude_holds_a_placeholder_and_the_proxy_adds_the_real_key(agent):
+    real = "sk-ant-api03-driverProxyRealKey-0000000000000000"
+    agent.environ["ANTHROPIC_API_KEY"] = real
+    agent.model.set_script([bash("env", "dump the environment"), report("done", "looked")])
+    result = agent.run(config={"checks": ["env"]})
+    assert result.status == "done"
+    dump = "\n".join(agent.model.tool_results())
+    seen_by_claude = dict(line.split("=", 1) for line in dump.splitlines() if "=" in line)
+    assert real not in dump and seen_by_claude["ANTHROPIC_API_KEY"] not in ("", real)
+    assert seen_by_claude["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+    assert seen_by_claude["ANTHROPIC_BASE_URL"] != agent.environ["ANTHROPIC_BASE_URL"]  # the proxy, not the API
+    keys = {r.headers.get("x-api-key") for r in agent.model.model_requests()}
+    assert keys == {real}  # upstream got the real key on every request, never the placeholder
+
+
+def test_the_proxy_refuses_requests_once_max_usd_is_spent(agent, monkeypatch):
+    from kagura_engineer.agent import watchdog
+
+    # the stream watchdog is the second line: with it out of the way the proxy alone must stop the spend
+    monkeypatch.setattr(watchdog.Watchdog, "check", lambda self, state, elapsed: None)
+    heavy = {"usage": {"input_tokens": 100_000, "output_tokens": 2_000}}
+    agent.model.set_script([{**write("{CWD}/hello.txt", "hi\n"), **heavy}] + [{**bash("git status"), **heavy}] * 20)
+    result = agent.run(max_usd=1.0)
+    assert result.status == "budget_exhausted" and result.stopped_by == "usd", result.notes
+    assert "model proxy" in result.notes
+    assert len(agent.model.model_requests()) == 2  # $0.55 a turn at the proxy's price: the 3rd is refused

@@ -136,9 +136,47 @@ def drive_agent(
         denied=tuple(deny_rules([] if user is not None else _git_dirs(cwd))), tools=tuple(tools) if tools is not None else None,
         mcp_config=mcp_config,
     )  # fmt: skip
+    proxy = model_proxy(environ, max_usd)
+    if proxy is None:
+        return _drive(invocation, env, cwd, budget, max_minutes, on_session, on_event, on_stream, grace_seconds, user)
+    with proxy:
+        env.update(proxy.child_env())  # the proxy's URL and a placeholder: never the credential
+        result = _drive(invocation, env, cwd, budget, max_minutes, on_session, on_event, on_stream, grace_seconds, user)
+    if proxy.refused:
+        result.status, result.stopped_by = STOPPED_STATUS["usd"], result.stopped_by or "usd"
+        result.notes = (result.notes + "\n" if result.notes else "") + (
+            f"stopped by the harness's model proxy: ${proxy.spent_usd:.2f} of ${max_usd:.2f} spent"
+        )
+        result.cost_usd = max(result.cost_usd, round(proxy.spent_usd, 6))
+    return result
+
+
+def model_proxy(environ: Mapping[str, str], max_usd: float) -> Any:
+    """The credential-holding proxy for this run (agent/proxy.py), or None (Bedrock/Vertex, a login file)."""
+    from kagura_engineer.agent.proxy import Credential, ModelProxy, needs_proxy, upstream_url
+
+    if not needs_proxy(environ):
+        return None
+    credential = Credential.from_env(environ)
+    return ModelProxy(upstream_url(environ), credential, max_usd=max_usd) if credential else None
+
+
+def _drive(
+    invocation: Invocation,
+    env: dict[str, str],
+    cwd: str | os.PathLike[str],
+    budget: Budget,
+    max_minutes: float,
+    on_session: Callable[[str], None] | None,
+    on_event: Callable[[ToolCall], None] | None,
+    on_stream: Callable[[Event], None] | None,
+    grace_seconds: float,
+    user: proc.Identity | None,
+) -> AgentResult:
     started = time.monotonic()
     run = _Run(invocation, env, cwd, budget, on_session, on_event, on_stream, grace_seconds, user)
     result = run.execute()
+    resume = invocation.resume
     if resume and not run.parser.state.initialized and result.status == "error" and result.stopped_by is None:
         # claude refused the session before starting (not on this machine, or killed before
         # its transcript was written): start over in a fresh session, on the same clock
