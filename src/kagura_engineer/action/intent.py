@@ -26,8 +26,10 @@ Order of the rules (first match wins):
      milestone due soonest (resolved by the orchestrator: `nearest_due`).
    - anything else → skip with the reason.
 
-Trigger text is read as GitHub shows it: hidden HTML comments, invisible characters, code
-blocks, inline code and quoted lines do not count. Issue titles and bodies never trigger.
+Trigger text is read as GitHub shows it, and only in paragraphs (`github.markdown.prose`):
+HTML comments, invisible characters, fenced and indented code, code spans, `<pre>`/`<code>`
+elements and block quotes (lazy continuation lines too) do not count. A slash command must
+start a line of a paragraph. Issue titles and bodies never trigger.
 """
 
 from __future__ import annotations
@@ -94,19 +96,14 @@ def skip(reason: str, event: Event | None = None, reply: bool = False) -> Intent
     )  # fmt: skip
 
 
-def _visible(text: str) -> str:
-    """The text as a reader sees it, minus code and quotes (where mentions don't count)."""
-    from kagura_engineer.github.sanitize import clean_untrusted
-
-    shown = clean_untrusted(text)
-    shown = re.sub(r"(?ms)^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[ \t]*$|\Z)", "", shown)
-    shown = re.sub(r"(`+).+?\1", "", shown)
-    return "\n".join(line for line in shown.splitlines() if not line.lstrip().startswith(">"))
-
-
 def find_trigger(body: str, phrase: str) -> str | None:
-    """`run`/`resume`/`review`/`fix` for a slash command, `mention` for the phrase, else None."""
-    text = _visible(body or "")
+    """`run`/`resume`/`review`/`fix` for a slash command, `mention` for the phrase, else None.
+
+    Only prose counts (`github.markdown.prose`): not code, quotes, HTML or hidden text.
+    """
+    from kagura_engineer.github.markdown import prose
+
+    text = prose(body)
     match = SLASH.search(text)
     if match:
         return match.group(1).lower()
