@@ -4,10 +4,12 @@
 comments, invisible and bidirectional Unicode (zero-width characters, Trojan-Source
 overrides, tag characters that smuggle ASCII), entities that decode to those, image alt
 text, link titles, link reference definitions (`[//]: # (hidden)`), raw HTML tags and their
-attributes (visible text inside `<details>` etc. is kept), and the content of `<script>` /
-`<style>` / `<template>`. Code spans and fenced code blocks are shown literally by GitHub,
-so they are kept as they are (minus invisible characters). Known secret shapes and
-registered secrets are redacted.
+attributes (visible text inside `<details>` etc. is kept; an `<img>` becomes `[image]`, none
+of its attributes survive), the content of `<script>` / `<style>` / `<template>`, and math
+that hides text (`$\\phantom{..}$`, `$$\\color{white}..$$`, `\\textcolor`, `\\tiny`, ... in
+`$..$`, `$$..$$`, $`..`$ or a ```math block; ordinary math is kept). Code spans and fenced
+code blocks are shown literally by GitHub, so they are kept as they are (minus invisible
+characters). Known secret shapes and registered secrets are redacted.
 
 `fence_untrusted` then wraps the text as clearly delimited reference data, in a backtick
 fence longer than any backtick run inside it, so the content cannot close it.
@@ -61,7 +63,13 @@ def strip_invisible(text: str) -> str:
             prev = out[-1] if out else ""
             if ch in "\ufe0e\ufe0f" and prev and not _invisible(prev) and not prev.isspace():
                 out.append(ch)
-            elif ch == "\u200d" and prev and (_emoji(prev) or prev == "\ufe0f") and i + 1 < len(text) and _emoji(text[i + 1]):
+            elif (
+                ch == "\u200d"
+                and prev
+                and (_emoji(prev) or prev == "\ufe0f")
+                and i + 1 < len(text)
+                and _emoji(text[i + 1])
+            ):
                 out.append(ch)
             continue
         out.append(ch)
@@ -70,8 +78,9 @@ def strip_invisible(text: str) -> str:
 
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _HIDDEN_ELEMENTS = re.compile(r"<(script|style|template|noscript)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.I)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+_ATTRS = r"""(?:\s(?:[^<>"']|"[^"]*"|'[^']*')*)?"""  # a quoted attribute may hold `>`
+_IMG_TAG = re.compile(rf"<img\b{_ATTRS}/?>", re.I)
+_TAG = re.compile(rf"</?[A-Za-z][A-Za-z0-9:-]*{_ATTRS}/?>")
 _IMAGE = re.compile(r"!\[(?:[^\[\]]|\[[^\]]*\])*\](?:\([^)]*\)|\[[^\]]*\])?")
 _LINK_TITLE = re.compile(r"\]\(\s*(<[^>\n]*>|[^\s()]+)\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\))\s*\)")
 _REF_DEF = re.compile(
@@ -87,8 +96,37 @@ def _entity(match: re.Match[str]) -> str:
     return "" if all(_invisible(ch) for ch in decoded) else match.group(0)
 
 
+# TeX that hides or shrinks text, or redefines commands to do so: math holding any of these
+# is dropped whole (GitHub renders `$...$`, `$$...$$`, $`...`$ and ```math with MathJax).
+_HIDING_TEX = re.compile(
+    r"\\(?:[hv]?phantom|[A-Za-z]*colou?r[A-Za-z]*|tiny|scriptsize|scriptscriptstyle|style|class|cssId"
+    r"|(?:math)?[lrc]lap|smash|kern|mkern|hspace|hskip|mskip|mspace|require|def|let|newcommand"
+    r"|renewcommand|csname)(?![A-Za-z])"
+)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _drop_hiding_math(text: str) -> str:
+    """Remove each `$`-delimited span (within a paragraph) that holds a hiding TeX command."""
+    pos = 0
+    while (match := _HIDING_TEX.search(text, pos)) is not None:
+        start, end = text.rfind("$", 0, match.start()), text.find("$", match.end())
+        breaks = [b.start() for b in _PARAGRAPH_BREAK.finditer(text, max(start, 0), max(end, 0))]
+        if start < 0 or end < 0 or breaks:
+            pos = match.end()  # not inside math: GitHub shows the command as text
+            continue
+        while start > 0 and text[start - 1] == "$":
+            start -= 1
+        while end < len(text) and text[end] == "$":
+            end += 1
+        text = text[:start] + text[end:]
+        pos = start
+    return text
+
+
 def _clean_prose(text: str) -> str:
     """Hidden-content removal for markdown outside code."""
+    text = _drop_hiding_math(text)
     text = _ENTITY.sub(_entity, text)
     text = _HIDDEN_ELEMENTS.sub("", text)
     text = _IMG_TAG.sub("[image]", text)
@@ -150,12 +188,29 @@ def _split(text: str) -> list[tuple[str, str]]:
     return [(kind, piece) for kind, piece in pieces if piece]
 
 
+def _hide_code_math(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop ```math blocks and $`...`$ spans that hold hiding TeX (other code stays literal)."""
+    out = list(pieces)
+    for i, (kind, piece) in enumerate(out):
+        if kind != "code" or not _HIDING_TEX.search(piece):
+            continue
+        if re.match(r" {0,3}(`{3,}|~{3,})[ \t]*math\b", piece):
+            out[i] = ("code", "")
+        elif 0 < i < len(out) - 1 and out[i - 1][1].endswith("$") and out[i + 1][1].startswith("$"):
+            out[i - 1] = (out[i - 1][0], out[i - 1][1][:-1])
+            out[i] = ("code", "")
+            out[i + 1] = (out[i + 1][0], out[i + 1][1][1:])
+    return out
+
+
 def clean_untrusted(text: str | None, max_chars: int | None = None) -> str:
     """What a reader of github.com sees, without hidden content or secrets."""
     if not text:
         return ""
     text = strip_invisible(text)
-    out = "".join(_clean_prose(piece) if kind == "prose" else piece for kind, piece in _split(text))
+    out = "".join(
+        _clean_prose(piece) if kind == "prose" else piece for kind, piece in _hide_code_math(_split(text))
+    )
     out = re.sub(r"[ \t]+\n", "\n", out)
     out = re.sub(r"\n{3,}", "\n\n", out).strip("\n")
     out = redact(out)
@@ -168,7 +223,9 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(m) for m in re.findall(r"`+", text)), default=0)
 
 
-def fence_untrusted(label: str, text: str | None, *, clean: bool = True, max_chars: int | None = 30000) -> str:
+def fence_untrusted(
+    label: str, text: str | None, *, clean: bool = True, max_chars: int | None = 30000
+) -> str:
     """`text` as fenced reference data with a one-line preface saying it is not instructions.
 
     The fence is longer than any backtick run in the content, so nothing inside can end it.
