@@ -16,7 +16,10 @@ from kagura_engineer.action.io import (
     escape_property,
     file_command_entry,
     format_command,
+    untrusted_block,
+    write_untrusted,
 )
+from kagura_engineer.proc import register_secret
 
 
 def unescape_data(value: str) -> str:
@@ -80,19 +83,116 @@ def test_annotation_format():
     assert format_command("warning", "w") == "::warning::w"
 
 
-def test_log_lines_cannot_inject_workflow_commands():
-    out = io.StringIO()
-    ActionIO({}, out).log("ok\n::set-env name=X::1\n::add-mask::x")
-    assert all(not line.startswith("::") for line in out.getvalue().splitlines())
+# -- untrusted text in the log ------------------------------------------------------------------
+INJECTION = (
+    "Fix the login redirect\n"
+    "::add-mask::every-word-is-stars-now\n"
+    "  ::set-env name=NODE_OPTIONS::--require /tmp/x.js\n"
+    "::error file=a.py,line=1::not ours\n"
+    "see ##[warning]legacy form, mid-line\n"
+    "::stop-commands::guess\n"
+)
 
 
-def test_commands_stopped_pairs_its_token():
+def runner_commands(log: str) -> list[str]:
+    """The workflow commands the runner would act on in `log` (ActionCommandManager's rules).
+
+    A line is a command if, after leading whitespace, it starts with `::name` and has a second
+    `::`, or if it holds `##[name]` anywhere. After `::stop-commands::T` nothing is a command
+    until `::T::`.
+    """
+    acted: list[str] = []
+    stop_token = None
+    for line in log.splitlines():
+        text = line.lstrip()
+        name = None
+        if text.startswith("::") and "::" in text[2:]:
+            name = text[2:].split("::", 1)[0].split(" ", 1)[0]
+        elif "##[" in line and "]" in line.split("##[", 1)[1]:
+            name = line.split("##[", 1)[1].split("]", 1)[0].split(" ", 1)[0]
+        if name is None:
+            continue
+        if stop_token is not None:
+            if name.lower() == stop_token.lower():
+                stop_token = None
+            continue
+        if name == "stop-commands":
+            stop_token = text.split("::", 2)[2]
+            continue
+        acted.append(line)
+    return acted
+
+
+def test_untrusted_text_sits_between_stop_markers_and_is_inert():
     out = io.StringIO()
     aio = ActionIO({}, out)
-    with aio.commands_stopped() as token:
-        out.write("::error::not ours\n")
-    lines = out.getvalue().splitlines()
-    assert lines[0] == f"::stop-commands::{token}" and lines[-1] == f"::{token}::" and len(token) >= 32
+    aio.notice("ours")
+    aio.untrusted(INJECTION)
+    aio.notice("ours again")
+    log = out.getvalue()
+    lines = log.splitlines()
+    assert lines[0] == "::notice::ours" and lines[-1] == "::notice::ours again"
+    token = lines[1].removeprefix("::stop-commands::")
+    assert re.fullmatch(r"[0-9a-f]{32}", token) and lines[-2] == f"::{token}::"
+    assert lines[2:-2] == INJECTION.splitlines()  # the text itself, unchanged
+    assert runner_commands(log) == ["::notice::ours", "::notice::ours again"]
+
+
+def test_the_checker_sees_the_injection_when_it_is_not_wrapped():
+    """Control for the test above: unwrapped, every injected line would be acted on."""
+    acted = runner_commands(INJECTION)
+    assert len(acted) == 4 and acted[0].startswith("::add-mask::")
+
+
+def test_the_stop_token_is_random_per_call_and_never_in_the_text():
+    tokens = set()
+    for _ in range(20):
+        block = untrusted_block("::x::")
+        tokens.add(block.splitlines()[0].removeprefix("::stop-commands::"))
+    assert len(tokens) == 20
+    block = untrusted_block("abc")
+    token = block.splitlines()[0].removeprefix("::stop-commands::")
+    assert token not in "abc" and block == f"::stop-commands::{token}\nabc\n::{token}::\n"
+
+
+def test_log_lines_that_could_be_commands_are_wrapped():
+    out = io.StringIO()
+    aio = ActionIO({}, out)
+    aio.log("intent: run #42 (labeled '##[error]boom')")
+    aio.log("ok\n   ::set-env name=X::1")
+    aio.log("plain line")
+    log = out.getvalue()
+    assert runner_commands(log) == []
+    assert log.count("::stop-commands::") == 2 and log.endswith("\nplain line\n")
+    assert "##[error]boom" in log and "   ::set-env name=X::1" in log
+
+
+@pytest.mark.parametrize("actions", [True, False])
+def test_write_untrusted_wraps_only_in_actions(actions):
+    stream = io.StringIO()
+    register_secret("s3cret-for-write-untrusted")
+    env = {"GITHUB_ACTIONS": "true"} if actions else {}
+    write_untrusted(INJECTION + "token s3cret-for-write-untrusted", stream, env)
+    text = stream.getvalue()
+    assert "s3cret-for-write-untrusted" not in text and "token ***" in text
+    assert text.startswith("::stop-commands::") is actions
+    assert (runner_commands(text) == []) is actions
+
+
+def test_the_action_wraps_what_a_command_printed(action_env, standin):
+    from kagura_engineer.action.dispatch import Outcome
+
+    from .conftest import Recorder, issue_payload
+
+    recorder = Recorder(Outcome(0, data={"status": "shipped"}, stdout=INJECTION))
+    payload = issue_payload("issues/labeled.json", label={"name": "kagura"})
+    code, log = action_env.event("issues", payload).run(recorder)
+    assert code == 0 and len(recorder.calls) == 1
+    assert "::add-mask::every-word-is-stars-now" in log
+    acted = runner_commands(log)
+    assert acted and not [
+        line for line in acted if "every-word-is-stars" in line or "set-env" in line or "not ours" in line
+    ]
 
 
 def test_summary_is_capped_at_one_mebibyte(tmp_path):

@@ -261,10 +261,9 @@ class _Job:
         )  # fmt: skip
         dispatcher = self.dispatcher or dispatch
         with aio.group(intent.label()):
-            with aio.commands_stopped():  # the command's output is not ours to trust
-                outcome = dispatcher(intent, ctx)
-                if outcome.stdout.strip():
-                    aio.log(outcome.stdout.rstrip())
+            outcome = dispatcher(intent, ctx)
+            if outcome.stdout.strip():
+                aio.untrusted(outcome.stdout.rstrip())  # the command's output is not ours to trust
         self._absorb(outcome)
 
     # -- pieces -----------------------------------------------------------------------

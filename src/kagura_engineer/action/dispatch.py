@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kagura_engineer.action.intent import Intent
+from kagura_engineer.action.io import write_untrusted
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.proc import redact
 
@@ -159,7 +160,7 @@ def dispatch(intent: Intent, ctx: DispatchContext) -> Outcome:
         code, error = 130, "error[interrupted]: interrupted"
     except Exception as exc:  # a bug in the command: report it, keep the job's reporting alive
         code, error = 3, redact(f"error[internal]: {type(exc).__name__}: {exc}")
-        print(redact(traceback.format_exc()), file=sys.stderr)
+        write_untrusted(traceback.format_exc(), sys.stderr)
     out = buffer.getvalue()
     data = _json_object(out)
     if data is not None and data.get("ok") is False and error is None:

@@ -1,9 +1,14 @@
 """The one module that speaks the runner's protocol: workflow commands and environment files.
 
 - `::add-mask::` for secrets (each line of a multi-line value too), printed before any
-  other line; `::group::`/`::endgroup::`; `::error`/`::warning`/`::notice` annotations;
-  `::stop-commands::` around output we do not control (text from a command, a model or
-  GitHub must never be read as a workflow command).
+  other line; `::group::`/`::endgroup::`; `::error`/`::warning`/`::notice` annotations.
+- Text from outside (issue titles and bodies, comments, model and reviewer output, check
+  output, agent summaries) is printed only through `untrusted_block`: between
+  `::stop-commands::<token>` and `::<token>::` with a fresh random token per call, so no line
+  of it is read as a workflow command. The runner finds `::cmd::` after leading whitespace
+  and the legacy `##[cmd]` anywhere in a line, so indenting a line does not defuse it; a
+  `log` line that could parse as a command is wrapped the same way. Outside the Action's
+  main step, `write_untrusted` does this for any stream when `GITHUB_ACTIONS=true`.
 - Escaping as the runner unescapes (`ActionCommand.cs`): in data `%` `\\r` `\\n`; in
   property values also `:` and `,`.
 - `GITHUB_OUTPUT` / `GITHUB_STATE`: always the delimiter form `name<<ghadelimiter_<uuid>`,
@@ -17,6 +22,7 @@ Every line that leaves here passes through `proc.redact`.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -45,6 +51,41 @@ def format_command(command: str, data: str = "", **properties: object) -> str:
     """`::command k=v,k2=v2::data`, escaped; properties whose value is None are left out."""
     props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items() if v is not None)
     return f"::{command}{' ' + props if props else ''}::{escape_data(data)}"
+
+
+def _stop_token(text: str) -> str:
+    while True:
+        token = secrets.token_hex(16)
+        if token not in text:
+            return token
+
+
+def untrusted_block(text: str) -> str:
+    """Redacted `text` between `::stop-commands::<token>` and `::<token>::`, newline-terminated.
+
+    The token is random per call and never occurs in the text, so the text cannot end the block.
+    """
+    body = redact(text).replace("\r\n", "\n").replace("\r", "\n")
+    token = _stop_token(body)
+    return f"::stop-commands::{token}\n{body.rstrip(chr(10))}\n::{token}::\n"
+
+
+def could_be_command(line: str) -> bool:
+    """Whether the runner might read `line` as a workflow command (`::x::` or legacy `##[x]`)."""
+    return line.lstrip().startswith("::") or "##[" in line
+
+
+def write_untrusted(
+    text: str, stream: TextIO | None = None, environ: Mapping[str, str] | None = None
+) -> None:
+    """Print text that came from outside to `stream` (stderr): redacted, and in Actions inert."""
+    out = stream or sys.stderr
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true":
+        out.write(untrusted_block(text))
+    else:
+        out.write(redact(text).rstrip("\n") + "\n")
+    out.flush()
 
 
 def file_command_entry(name: str, value: str) -> str:
@@ -85,9 +126,19 @@ class ActionIO:
 
     # -- log lines --------------------------------------------------------------------
     def log(self, message: str) -> None:
-        """A plain log line (redacted); a line that looks like a workflow command is defused."""
-        for line in redact(message).splitlines() or [""]:
-            self._emit(" " + line if line.startswith("::") else line)
+        """Log lines we wrote (redacted); if one could parse as a workflow command, all are inert."""
+        text = redact(message)
+        lines = text.splitlines() or [""]
+        if any(could_be_command(line) for line in lines):
+            self.untrusted(text)
+            return
+        for line in lines:
+            self._emit(line)
+
+    def untrusted(self, text: str) -> None:
+        """Text from outside (issue, comment, model, checks): printed between stop-commands markers."""
+        self.out.write(untrusted_block(text))
+        self.out.flush()
 
     def annotate(self, level: str, message: str, title: str | None = None, **props: object) -> None:
         """`::error`/`::warning`/`::notice` with escaped message and properties."""
@@ -120,16 +171,6 @@ class ActionIO:
         finally:
             self._in_group = False
             self._emit("::endgroup::")
-
-    @contextmanager
-    def commands_stopped(self) -> Iterator[str]:
-        """Inside, the runner reads no workflow commands (for output we did not write)."""
-        token = uuid.uuid4().hex
-        self._emit(f"::stop-commands::{token}")
-        try:
-            yield token
-        finally:
-            self._emit(f"::{token}::")
 
     # -- environment files ---------------------------------------------------------------
     def _append(self, variable: str, entry: str) -> bool:

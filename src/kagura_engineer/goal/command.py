@@ -45,6 +45,7 @@ def _plan(ctx: GoalContext, as_json: bool) -> int:
     import json
     import sys
 
+    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.goal import plan, summary
     from kagura_engineer.goal.outcome import GoalResult
     from kagura_engineer.goal.survey import survey
@@ -64,7 +65,7 @@ def _plan(ctx: GoalContext, as_json: bool) -> int:
     else:
         print(plan.matrix_json(matrix))
         ready = ", ".join(f"#{e['issue']}" for e in matrix["include"]) or "none"
-        print(f"goal {sv.milestone}: ready now: {ready}", file=sys.stderr)
+        write_untrusted(f"goal {sv.milestone}: ready now: {ready}", sys.stderr)
     return 0
 
 
@@ -72,7 +73,7 @@ def _print_result(result: GoalResult, as_json: bool) -> None:
     import json
     import sys
 
-    from kagura_engineer.proc import redact
+    from kagura_engineer.action.io import write_untrusted
 
     if as_json:
         print(json.dumps(result.to_json()))
@@ -80,10 +81,10 @@ def _print_result(result: GoalResult, as_json: bool) -> None:
     for row in result.rows:
         pr = f" PR #{row.pr_number}" if row.pr_number else ""
         reason = f": {row.reason}" if row.reason and row.state not in ("shipped", "pending") else ""
-        print(redact(f"  #{row.issue} {row.state}{pr}{reason}"), file=sys.stderr)
+        write_untrusted(f"  #{row.issue} {row.state}{pr}{reason}", sys.stderr)
     shipped = sum(1 for row in result.rows if row.state == "shipped")
     line = (f"{result.status}: goal {result.milestone} — {shipped} of {len(result.rows)} open issues shipped, "
             f"${result.cost_usd:.2f} spent")  # fmt: skip
     if result.reason:
         line += f"; {result.reason}"
-    print(redact(line), file=sys.stderr)
+    write_untrusted(line, sys.stderr)

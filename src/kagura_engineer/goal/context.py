@@ -86,9 +86,9 @@ def _quiet_phase(name: str, state: str) -> None:
 
 def _stderr_line(stream: TextIO) -> Callable[[str], None]:
     def say(line: str) -> None:
-        from kagura_engineer.proc import redact
+        from kagura_engineer.action.io import write_untrusted
 
-        print(redact(line), file=stream, flush=True)
+        write_untrusted(line, stream)  # lines carry issue titles
 
     return say
 

@@ -19,6 +19,7 @@ def main(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.review.context import build_context
     from kagura_engineer.review.job import ReviewOptions, run_review
 
@@ -32,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
         reason = f": {outcome.reason}" if outcome.reason else ""
         verdict = outcome.verdict or "no verdict"
         head = f" @ {outcome.head_sha[:12]}" if outcome.head_sha else ""
-        print(f"{outcome.status} {outcome.target}{head} ({verdict}){where}{reason}", file=sys.stderr)
+        write_untrusted(f"{outcome.status} {outcome.target}{head} ({verdict}){where}{reason}", sys.stderr)
         if outcome.report:
             print(f"report: {outcome.report}", file=sys.stderr)
     return outcome.exit_code

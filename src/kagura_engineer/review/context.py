@@ -8,7 +8,6 @@ repository); HEAD or a branch is reviewed locally: nothing is posted and GitHub 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +18,7 @@ from kagura_engineer.review.job import ReviewContext, ReviewOptions
 @contextmanager
 def build_context(config_path: str | None, options: ReviewOptions, quiet: bool = False) -> Iterator[ReviewContext]:
     """Open everything a review needs; closes the memory backend on the way out."""
+    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import load_config
     from kagura_engineer.github.client import GitHub
@@ -64,7 +64,7 @@ def build_context(config_path: str | None, options: ReviewOptions, quiet: bool =
             memory=memory,
             progress=(lambda target, key: ProgressComment(gh, target.pr_number, key)) if gh is not None else None,
             run_url=run_url(), summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
-            say=(lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
+            say=(lambda line: None) if quiet else write_untrusted,
         )  # fmt: skip
     finally:
         memory.close()

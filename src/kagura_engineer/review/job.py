@@ -20,7 +20,6 @@ Exit 0 green/yellow · 1 could not review (or the head moved) · 2 red (or refus
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kagura_engineer import proc
+from kagura_engineer.action.io import write_untrusted
 from kagura_engineer.errors import BlockedError, BusyError, KaguraError
 from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
@@ -65,7 +65,7 @@ class ReviewContext:
     progress: Callable[[Target, str], Any] | None = None  # (target, key) -> ProgressComment
     run_url: str | None = None
     summary_path: str | None = None
-    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
+    say: Callable[[str], None] = lambda line: write_untrusted(line)  # live lines quote model and check output
     sleep: Callable[[float], None] = time.sleep
 
 

@@ -22,6 +22,7 @@ def main(args: argparse.Namespace) -> int:
     import os
     import sys
 
+    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.run.context import build_context
     from kagura_engineer.run.loop import RunOptions, run_issue
 
@@ -41,5 +42,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         where = f" → {outcome.pr_url}" if outcome.pr_url else ""
         reason = f": {outcome.reason}" if outcome.reason else ""
-        print(f"{outcome.status} #{outcome.issue} ({outcome.verdict or 'no verdict'}){where}{reason}", file=sys.stderr)
+        verdict = outcome.verdict or "no verdict"
+        write_untrusted(f"{outcome.status} #{outcome.issue} ({verdict}){where}{reason}", sys.stderr)
     return outcome.exit_code

@@ -569,9 +569,9 @@ class IssueRun:
 
 
 def proc_warn(message: str) -> None:
-    import sys
+    from kagura_engineer.action.io import write_untrusted
 
-    print(f"warning: {proc.redact(message)}", file=sys.stderr)
+    write_untrusted(f"warning: {message}")  # messages quote git, memory and GitHub text
 
 
 def run_issue(ctx: RunContext) -> RunOutcome:
