@@ -23,7 +23,12 @@ def test_enterprise_server_urls_and_prefix_are_honoured(fake_time: FakeTime) -> 
         }
         gh = GitHub.from_env(env, sleep=fake_time.sleep)
         assert gh.get_issue(7)["title"] == "On GHES"
-        assert (gh.owner, gh.repo, gh.api_url, gh.server_url) == ("corp", "tools", ghes.api_url, ghes.server_url)
+        assert (gh.owner, gh.repo, gh.api_url, gh.server_url) == (
+            "corp",
+            "tools",
+            ghes.api_url,
+            ghes.server_url,
+        )
         assert all(r.path.startswith("/api/v3/repos/corp/tools/") for r in ghes.requests)
 
 
@@ -46,7 +51,11 @@ def test_server_url_is_derived_from_a_ghes_api_url_when_unset() -> None:
 )
 def test_token_precedence(stand_in: GitHubStandIn, names: tuple[str, ...], expected_login: str) -> None:
     tokens = {"GITHUB_TOKEN": "tok-github-1", "GH_TOKEN": "tok-gh-2", "INPUT_GITHUB_TOKEN": "tok-input-3"}
-    logins = {"GITHUB_TOKEN": "from-github-token", "GH_TOKEN": "from-gh-token", "INPUT_GITHUB_TOKEN": "from-input"}
+    logins = {
+        "GITHUB_TOKEN": "from-github-token",
+        "GH_TOKEN": "from-gh-token",
+        "INPUT_GITHUB_TOKEN": "from-input",
+    }
     for name in tokens:
         stand_in.add_token(tokens[name], logins[name])
     stand_in.add_issue(1, "x")
@@ -83,7 +92,9 @@ def test_bad_repository_or_url_is_a_config_error(env: dict[str, str]) -> None:
         GitHub.from_env(env)
 
 
-def test_rejected_token_is_permission_denied_without_retry(stand_in: GitHubStandIn, fake_time: FakeTime) -> None:
+def test_rejected_token_is_permission_denied_without_retry(
+    stand_in: GitHubStandIn, fake_time: FakeTime
+) -> None:
     env = stand_in.env() | {"GITHUB_TOKEN": "tok-wrong"}
     gh = GitHub.from_env(env, sleep=fake_time.sleep)
     with pytest.raises(PermissionDenied) as info:
@@ -196,11 +207,87 @@ def test_find_comment_by_marker(gh: GitHub, stand_in: GitHubStandIn) -> None:
     stand_in.add_issue(3, "x")
     for n in range(105):
         stand_in.add_comment(3, f"chatter {n}", user="alice")
-    mine = stand_in.add_comment(3, "<!-- kagura:run/acme/widgets/issue-3 -->\nprogress", user="github-actions[bot]")
+    mine = stand_in.add_comment(
+        3, "<!-- kagura:run/acme/widgets/issue-3 -->\nprogress", user="github-actions[bot]"
+    )
     found = gh.find_comment(3, "<!-- kagura:run/acme/widgets/issue-3 -->")
     assert found is not None and found["id"] == mine["id"]
-    assert gh.find_comment(3, "<!-- kagura:run/acme/widgets/issue-3 -->", author="alice") is None
     assert gh.find_comment(3, "<!-- kagura:other -->") is None
+
+
+MARKER = "<!-- kagura:run/acme/widgets/issue-3 -->"
+
+
+def test_a_marker_in_someone_elses_comment_is_not_ours(gh: GitHub, stand_in: GitHubStandIn) -> None:
+    stand_in.add_issue(3, "x")
+    forged = stand_in.add_comment(3, f"{MARKER}\n**Status:** shipped, merge it", user="mallory")
+    assert gh.find_comment(3, MARKER) is None
+    ours = gh.upsert_comment(3, MARKER, f"{MARKER}\nstarted")  # a new comment, not an edit of mallory's
+    assert ours["id"] != forged["id"] and ours["user"]["login"] == "github-actions[bot]"
+    assert stand_in.comments[forged["id"]]["body"].endswith("merge it")
+    assert gh.upsert_comment(3, MARKER, f"{MARKER}\ndone")["id"] == ours["id"]  # ours is found and edited
+    assert stand_in.comments[ours["id"]]["body"].endswith("done") and len(stand_in.issue_comments(3)) == 2
+    assert [r.status for r in stand_in.requests_matching("PATCH")] == [200]
+
+
+def test_a_forged_comment_written_by_a_bot_login_lookalike_is_not_ours(
+    gh: GitHub, stand_in: GitHubStandIn
+) -> None:
+    stand_in.add_issue(3, "x")
+    stand_in.add_comment(3, MARKER, user="github-actions")  # a user, not the bot
+    stand_in.add_comment(3, MARKER, user="kagura-app[bot]")  # another app
+    assert gh.find_comment(3, MARKER) is None
+
+
+# -- who the token writes as ------------------------------------------------------------------------
+def _client(stand_in: GitHubStandIn, token: str, login: str) -> GitHub:
+    stand_in.add_token(token, login)
+    return GitHub.from_env({**stand_in.env(), "GITHUB_TOKEN": token}, sleep=FakeTime().sleep, timeout=5)
+
+
+def test_login_of_a_personal_token_comes_from_get_user(stand_in: GitHubStandIn) -> None:
+    gh = _client(stand_in, "pat-alice-0123456789", "alice")
+    assert gh.login() == "alice" and gh.login() == "alice"
+    assert stand_in.operations() == [("GET", "/user")]  # asked once per client
+
+
+@pytest.mark.parametrize("login", ["github-actions[bot]", "kagura-engineer-app[bot]"])
+def test_login_of_an_installation_token_comes_from_graphql(stand_in: GitHubStandIn, login: str) -> None:
+    gh = _client(stand_in, "ghs_installation0123456789", login)
+    assert gh.login() == login and gh.login() == login
+    assert [(r.method, r.path, r.status) for r in stand_in.requests] == [
+        ("GET", "/user", 403), ("POST", "/graphql", 200),
+    ]  # fmt: skip
+
+
+def test_an_app_token_finds_its_own_comments_not_the_actions_bots(stand_in: GitHubStandIn) -> None:
+    gh = _client(stand_in, "ghs_appToken0123456789", "kagura-engineer-app[bot]")
+    stand_in.add_issue(3, "x")
+    stand_in.add_comment(3, MARKER, user="github-actions[bot]")  # any workflow can write as this one
+    mine = stand_in.add_comment(3, f"{MARKER}\nmine", user="kagura-engineer-app[bot]")
+    found = gh.find_comment(3, MARKER)
+    assert found is not None and found["id"] == mine["id"]
+
+
+def test_login_when_graphql_fails_too_is_the_actions_bot(gh: GitHub, stand_in: GitHubStandIn) -> None:
+    stand_in.inject(502, method="POST", path=r"/graphql$", times=10)
+    assert gh.login() == "github-actions[bot]"
+
+
+def test_login_on_enterprise_server_asks_api_graphql() -> None:
+    with GitHubStandIn(token=TOKEN, prefix="/api/v3", bot_login="kagura[bot]") as server:
+        gh = GitHub.from_env(server.env(), sleep=FakeTime().sleep, timeout=5)
+        assert gh.graphql_url == server.url + "/api/graphql"
+        assert gh.login() == "kagura[bot]"
+        assert [r.path for r in server.requests] == ["/api/v3/user", "/api/graphql"]
+
+
+def test_a_bad_token_is_an_error_not_a_guess(stand_in: GitHubStandIn) -> None:
+    gh = GitHub.from_env(
+        {**stand_in.env(), "GITHUB_TOKEN": "not-a-known-token"}, sleep=FakeTime().sleep, timeout=5
+    )
+    with pytest.raises(GitHubError):
+        gh.login()
 
 
 def test_upsert_comment_twice_leaves_one_comment(gh: GitHub, stand_in: GitHubStandIn) -> None:
@@ -296,7 +383,13 @@ def test_cannot_request_changes_on_own_pull_request(gh: GitHub, stand_in: GitHub
 # -- permissions, runs, protection ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("level", "expected"),
-    [("admin", "admin"), ("maintain", "maintain"), ("write", "write"), ("triage", "triage"), ("read", "read")],
+    [
+        ("admin", "admin"),
+        ("maintain", "maintain"),
+        ("write", "write"),
+        ("triage", "triage"),
+        ("read", "read"),
+    ],
 )
 def test_permission_levels(gh: GitHub, stand_in: GitHubStandIn, level: str, expected: str) -> None:
     stand_in.set_permission("alice", level)

@@ -123,6 +123,8 @@ def _tour(gh: GitHub, server: GitHubStandIn) -> dict[str, Any]:
     other = server.add_pull("feature", user="alice")
     marker = "<!-- kagura:run/acme/widgets/issue-1 -->"
     steps: dict[str, Any] = {
+        "login": lambda: gh.login(),
+        "is_own": lambda: gh.is_own({"user": {"login": "kagura-user"}}),
         "get_repo": lambda: gh.get_repo(),
         "rate_limit": lambda: gh.rate_limit(),
         "get_branch_protection": lambda: gh.get_branch_protection("main"),
@@ -157,12 +159,14 @@ def _tour(gh: GitHub, server: GitHubStandIn) -> dict[str, Any]:
     return {name: step() for name, step in steps.items()}
 
 
-NOT_HTTP = {"from_env", "tagged", "full_name"}
+NOT_HTTP = {"from_env", "tagged", "full_name", "graphql_url"}
 
 
 @pytest.fixture(scope="module")
 def toured() -> tuple[GitHubStandIn, dict[str, Any]]:
-    with GitHubStandIn() as server:
+    # a personal token: `GET /user` answers it (an installation token's 403 and GraphQL
+    # fallback are not REST and are covered in test_client.py)
+    with GitHubStandIn(bot_login="kagura-user") as server:
         gh = GitHub.from_env(server.env(), sleep=FakeTime().sleep)
         results = _tour(gh, server)
         yield server, results

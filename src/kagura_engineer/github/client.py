@@ -29,7 +29,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from kagura_engineer import __version__
-from kagura_engineer.errors import ConfigError, GitHubError, NeedsUserError, NotFound, Transient
+from kagura_engineer.errors import (
+    ConfigError,
+    GitHubError,
+    NeedsUserError,
+    NotFound,
+    PermissionDenied,
+    Transient,
+)
 from kagura_engineer.github.failures import (
     NETWORK,
     SERVER,
@@ -140,6 +147,7 @@ class GitHub:
         self._sleep = sleep
         self._clock = clock
         self._kind = "api"
+        self._login: str | None = None
 
     @classmethod
     def from_env(
@@ -205,6 +213,7 @@ class GitHub:
         *,
         idempotent: bool | None = None,
         raw_path: bool = False,
+        graphql: dict | None = None,
         **params: Any,
     ) -> Reply:
         """One operation (`"issues.get"`) with retries; `raw_path` quotes every path parameter.
@@ -212,10 +221,13 @@ class GitHub:
         (ghapi leaves a `/` inside a path parameter unescaped, which breaks label names such
         as `kagura/blocked`; those calls go through the transport with a fully quoted URL.)
         """
-        group, name = op.split(".")
-        fn = getattr(getattr(self._api, group), name)
-        method = fn.verb.upper()
-        path = self._path(fn.path, params)
+        if graphql is not None:  # op "graphql": a POST to the GraphQL endpoint
+            fn, method, path = None, "POST", "/graphql"
+        else:
+            group, name = op.split(".")
+            fn = getattr(getattr(self._api, group), name)
+            method = fn.verb.upper()
+            path = self._path(fn.path, params)
         idem = method != "POST" if idempotent is None else idempotent
         policy = self.policy
         start = self._clock()
@@ -228,7 +240,9 @@ class GitHub:
             self.calls_by_kind[self._kind] += 1
             self.calls_by_op[op] += 1
             try:
-                if raw_path:
+                if graphql is not None:
+                    resp = self._api.transport.request(method, self.graphql_url, raw=True, json=graphql)
+                elif raw_path:
                     resp = self._api.transport.request(method, self.api_url + path, raw=True)
                 else:
                     resp = fn(**params, raw_=True)
@@ -284,6 +298,13 @@ class GitHub:
                 failure.gave_up_wait = wait_seconds(failure, failure.attempts, policy)
             raise to_error(failure) from failure.cause
 
+    @property
+    def graphql_url(self) -> str:
+        """The GraphQL endpoint: `<api>/graphql`; on GHES `/api/v3` becomes `/api/graphql`."""
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url[: -len("/v3")] + "/graphql"
+        return self.api_url + "/graphql"
+
     @staticmethod
     def _text_fields(fields: dict[str, Any]) -> dict[str, Any]:
         """Redact secrets from the text we publish (titles, bodies): a leak-proof last line."""
@@ -318,6 +339,40 @@ class GitHub:
                     raise
                 self._sleep(min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay))
         raise AssertionError("unreachable")
+
+    # -- who we are ---------------------------------------------------------------------
+    def login(self) -> str:
+        """The account this token writes as, asked once per client.
+
+        `GET /user` answers for personal access tokens and GitHub App user tokens. An
+        installation token (the Actions `GITHUB_TOKEN`, a GitHub App's) gets 403 there; GraphQL
+        `viewer` names its bot (`github-actions[bot]`, `<app-slug>[bot]`; REST has no way for
+        an installation token to learn its app). If that fails too: `github-actions[bot]`.
+        """
+        if self._login is None:
+            try:
+                self._login = str(self._send("users.get_authenticated").data["login"])
+            except PermissionDenied as exc:
+                if exc.status != 403:
+                    raise
+                self._login = self._viewer() or "github-actions[bot]"
+                log.debug("GitHub: an installation token, writing as %s", self._login)
+        return self._login
+
+    def _viewer(self) -> str | None:
+        try:
+            reply = self._send("graphql", idempotent=True, graphql={"query": "query { viewer { login } }"})
+        except GitHubError as exc:
+            log.warning("GitHub: could not ask GraphQL who this token is (%s); assuming github-actions[bot]", exc)
+            return None
+        data = reply.data if isinstance(reply.data, dict) else {}
+        login = ((data.get("data") or {}).get("viewer") or {}).get("login")
+        return str(login) if login else None
+
+    def is_own(self, item: Mapping[str, Any]) -> bool:
+        """Whether a comment or review was written by this token's account (`login()`)."""
+        author = (item.get("user") or {}).get("login") or ""
+        return author.lower() == self.login().lower()
 
     # -- repository ---------------------------------------------------------------------
     def get_repo(self) -> dict:
@@ -417,7 +472,10 @@ class GitHub:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600))
 
         def lookup() -> dict | None:
-            return next((c for c in self.list_comments(number, since=started) if c.get("body") == body), None)
+            return next(
+                (c for c in self.list_comments(number, since=started) if c.get("body") == body and self.is_own(c)),
+                None,
+            )
 
         return self._create_once(
             lambda: self._send("issues.create_comment", issue_number=number, body=body).data, lookup
@@ -426,12 +484,14 @@ class GitHub:
     def update_comment(self, comment_id: int, body: str) -> dict:
         return self._send("issues.update_comment", comment_id=comment_id, body=redact(body)).data
 
-    def find_comment(self, number: int, marker: str, author: str | None = None) -> dict | None:
-        """The oldest comment whose body contains `marker` (optionally by `author` only)."""
+    def find_comment(self, number: int, marker: str) -> dict | None:
+        """The oldest comment of ours (`is_own`) whose body contains `marker`.
+
+        A comment by anyone else never counts, marker or not: anybody can paste a marker,
+        and what we find we edit and trust.
+        """
         for comment in self._paged("issues.list_comments", issue_number=number):
-            if marker in (comment.get("body") or "") and (
-                author is None or (comment.get("user") or {}).get("login") == author
-            ):
+            if marker in (comment.get("body") or "") and self.is_own(comment):
                 return comment
         return None
 
@@ -535,7 +595,8 @@ class GitHub:
 
         def lookup() -> dict | None:
             return next(
-                (r for r in self.list_reviews(pr) if r.get("commit_id") == commit_id and r.get("body") == body),
+                (r for r in self.list_reviews(pr)
+                 if r.get("commit_id") == commit_id and r.get("body") == body and self.is_own(r)),
                 None,
             )
 

@@ -4,7 +4,9 @@
 the current step, a link to the workflow run, the cost so far and, once finished, the PR,
 the verdict, what blocked and how to resume. Its first line is the hidden marker
 `<!-- kagura:run/acme/widgets/issue-42 -->` (the savepoint key), which is how a re-run finds
-and edits the same comment instead of posting another.
+and edits the same comment instead of posting another. Only a comment written by the
+account kagura writes as counts (`GitHub.find_comment` checks the author): anyone can paste
+the marker, and a comment found is edited and, by the Action, read back.
 
 `ProgressComment` owns the HTTP side: find-or-create once, then edit in place, at most one
 edit per `min_interval` seconds (a non-forced update inside the interval is deferred until
@@ -223,7 +225,7 @@ def write_step_summary(state: ProgressState, path: str | Path | None, append: bo
 class CommentTarget(Protocol):
     """What ProgressComment needs from `github.client.GitHub`."""
 
-    def find_comment(self, number: int, marker: str) -> dict | None: ...
+    def find_comment(self, number: int, marker: str) -> dict | None: ...  # ours only
     def create_comment(self, number: int, body: str) -> dict: ...
     def update_comment(self, comment_id: int, body: str) -> dict: ...
 

@@ -5,8 +5,8 @@ reviewed SHA is always sent. Inline comments are accepted only on lines inside t
 hunks (else 422 "Line could not be resolved"): `diff_ranges` computes them the way GitHub
 does (`git diff -U3 base...head`), findings on other lines (or on no line) go into the
 summary. A body carries a hidden marker with the key and the SHA, so a re-run after a kill
-between posting and the savepoint finds the review it already posted instead of posting
-a second one.
+between posting and the savepoint finds the review it already posted (written by our own
+account: a copied marker does not count) instead of posting a second one.
 
 Everything shown comes from a model reading untrusted code: it is redacted, stripped of
 invisible characters and HTML, and kept from @-mentioning anyone.
@@ -131,10 +131,13 @@ def review_body(
 
 
 def find_posted(gh: Any, pr: int, key: str, sha: str) -> dict | None:
-    """Our review of `sha` on `pr`, if one was already posted (by marker and commit_id)."""
+    """Our review of `sha` on `pr`, if one was already posted (by marker, commit_id and author).
+
+    A review by anyone else never counts, even with our marker: it would suppress ours.
+    """
     marker = review_marker(key, sha)
     for review in gh.list_reviews(pr):
-        if review.get("commit_id") == sha and marker in (review.get("body") or ""):
+        if review.get("commit_id") == sha and marker in (review.get("body") or "") and gh.is_own(review):
             return review
     return None
 

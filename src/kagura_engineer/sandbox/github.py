@@ -97,6 +97,7 @@ def _route(template: str) -> re.Pattern[str]:
 
 ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/rate_limit", "rate_limit"),
+    ("GET", "/user", "get_authenticated"),
     ("GET", "/repos/{owner}/{repo}", "get_repo"),
     ("GET", "/repos/{owner}/{repo}/issues", "list_issues"),
     ("POST", "/repos/{owner}/{repo}/issues", "create_issue"),
@@ -195,6 +196,11 @@ class GitHubStandIn(StandIn):
         return self.url + self.prefix
 
     @property
+    def graphql_path(self) -> str:
+        """Where GraphQL is served: `/graphql`, or `/api/graphql` beside GHES's `/api/v3`."""
+        return self.prefix[: -len("/v3")] + "/graphql" if self.prefix.endswith("/api/v3") else self.prefix + "/graphql"
+
+    @property
     def server_url(self) -> str:
         """What GITHUB_SERVER_URL should be."""
         return self.url
@@ -220,7 +226,8 @@ class GitHubStandIn(StandIn):
 
     # -- test helpers --------------------------------------------------------------------
     def add_token(self, token: str, login: str) -> None:
-        """Accept another token, acting as `login` (e.g. a person's PAT)."""
+        """Accept another token, acting as `login`: a person's PAT, or `<slug>[bot]` for an app's
+        installation token (which, as on GitHub, gets 403 from `GET /user`)."""
         with self.lock:
             self.tokens[token] = login
 
@@ -422,6 +429,8 @@ class GitHubStandIn(StandIn):
                         lose = True
                     elif hook.fn is not None:
                         hook.fn(req)
+        if path == self.graphql_path and req.method == "POST":
+            return None if lose else self._graphql(req)
         if self.prefix:
             if not path.startswith(self.prefix + "/"):
                 return json_response(NOT_FOUND, 404)
@@ -750,6 +759,32 @@ class GitHubStandIn(StandIn):
                 "remaining": self.rate_remaining, "reset": self.rate_reset}  # fmt: skip
         search = {"limit": 30, "used": 0, "remaining": 30, "reset": self.rate_reset}
         return json_response({"resources": {"core": core, "search": search}, "rate": core})
+
+    def _h_get_authenticated(self, req: Request, login: str) -> Response:
+        if login.endswith("[bot]"):  # an installation token: GitHub answers 403 here
+            return _error(403, "Resource not accessible by integration")
+        user = self._user(login)
+        return json_response({
+            **user, "name": None, "company": None, "blog": "", "location": None,
+            "email": None, "hireable": None, "bio": None, "twitter_username": None, "public_repos": 0,
+            "public_gists": 0, "followers": 0, "following": 0, "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+        })  # fmt: skip
+
+    def _graphql(self, req: Request) -> Response:
+        """GraphQL, as far as kagura uses it: `viewer { login }` (any token, installation ones too)."""
+        with self.lock:
+            login = self._authenticate(req)
+            self.templates[req.number] = ("POST", "/graphql")
+            if login is None:
+                resp = json_response({"message": "Bad credentials", "documentation_url": DOCS}, 401)
+            elif "viewer" in str((req.json() or {}).get("query") or ""):
+                resp = json_response({"data": {"viewer": {"login": login}}})
+            else:
+                resp = json_response({"errors": [{"message": "the stand-in answers only `viewer { login }`"}]})
+            self._rate_headers(resp)
+            self.replies[req.number] = (resp.status, resp.body)
+        return resp
 
     def _h_get_repo(self, req: Request, login: str) -> Response:
         return json_response(self._repo_json())
