@@ -28,6 +28,7 @@ HIDING_ELEMENTS = frozenset({
     "pre", "code", "kbd", "samp", "tt", "var", "blockquote", "q",
     "script", "style", "template", "textarea", "noscript",
 })  # fmt: skip
+MAX_CHARS = 65536  # GitHub's limit for a comment body: text beyond it cannot be on github.com
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s(?:[^>\"']|\"[^\"]*\"|'[^']*')*)?/?>")
 
 
@@ -98,7 +99,7 @@ def prose(text: str | None) -> str:
 
     if not text:
         return ""
-    tokens = _parser().parse(strip_invisible(text))
+    tokens = _parser().parse(strip_invisible(text[:MAX_CHARS]))
     reader = _Reader()
     paragraphs: list[str] = []
     quoted = 0
