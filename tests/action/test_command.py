@@ -151,7 +151,10 @@ def test_plan_mode_needs_no_model_credential_and_outputs_the_matrix(action_env, 
     recorder = Recorder(Outcome(0, data=frontier))  # `goal --plan --json` prints the include list
     code, log = (
         action_env.inputs(command="goal", milestone="v1", plan="true")
-        .event("workflow_dispatch", {"inputs": {"milestone": "v1"}, "sender": {"login": "octocat", "type": "User"}})
+        .event(
+            "workflow_dispatch",
+            {"inputs": {"milestone": "v1"}, "sender": {"login": "octocat", "type": "User"}},
+        )
         .run(recorder)
     )
     assert code == 0, log

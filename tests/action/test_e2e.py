@@ -40,7 +40,11 @@ def run_action(
     event = tmp_path / "event.json"
     event.write_text(json.dumps(payload))
     # no claude binary reachable: neither KAGURA_CLAUDE_BIN nor one on a developer's PATH
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_")) and k != "KAGURA_CLAUDE_BIN"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "INPUT_")) and k != "KAGURA_CLAUDE_BIN"
+    }
     env.update({
         "PATH": f"{BIN}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "issues", "GITHUB_EVENT_PATH": str(event),

@@ -193,7 +193,10 @@ def test_explicit_command_overrides_detection(event, payload):
     intent = _decide(event, payload, Inputs(command="run", issue=5))
     assert (intent.label(), intent.explicit) == ("run #5", True)
     assert _decide(event, payload, Inputs(command="goal", milestone="v2")).label() == "goal 'v2'"
-    assert _decide(event, payload, Inputs(command="goal", milestone="v2", plan=True)).label() == "goal 'v2' --plan"
+    assert (
+        _decide(event, payload, Inputs(command="goal", milestone="v2", plan=True)).label()
+        == "goal 'v2' --plan"
+    )
     assert _decide(event, payload, Inputs(command="review", pr=3, fix=True)).label() == "review #3 --fix"
 
 

@@ -29,7 +29,9 @@ from .conftest import FakeTime
 
 PACKAGE = Path("openapi/node_modules/@octokit/openapi/generated")
 ROOT = Path(__file__).resolve().parents[2]
-INSTALL = "bash scripts/install_test_tools.sh  (or: npm install --prefix .tools/openapi @octokit/openapi@23.0.2)"
+INSTALL = (
+    "bash scripts/install_test_tools.sh  (or: npm install --prefix .tools/openapi @octokit/openapi@23.0.2)"
+)
 
 
 def _spec_path(name: str = "api.github.com.json") -> Path:
@@ -102,7 +104,9 @@ def _missing(spec: dict, schema: Any, value: Any, where: str = "$", depth: int =
             return [] if not results or any(not r for r in results) else min(results, key=len)
     if isinstance(value, list):
         items = schema.get("items", {})
-        return [m for i, v in enumerate(value[:3]) for m in _missing(spec, items, v, f"{where}[{i}]", depth + 1)]
+        return [
+            m for i, v in enumerate(value[:3]) for m in _missing(spec, items, v, f"{where}[{i}]", depth + 1)
+        ]
     if isinstance(value, dict):
         out = [f"{where}.{k}" for k in schema.get("required", []) if k not in value]
         for key, sub in schema.get("properties", {}).items():
@@ -146,11 +150,16 @@ def _tour(gh: GitHub, server: GitHubStandIn) -> dict[str, Any]:
         "get_label": lambda: gh.get_label("kagura"),
         "react": lambda: (gh.react("eyes", issue=1), gh.react("+1", comment_id=gh.list_comments(1)[0]["id"])),
         "find_pr": lambda: gh.find_pr("feature"),
-        "find_or_create_pr": lambda: gh.find_or_create_pr("kagura/issue-1", "main", "Fix #1", "Closes #1", True),
+        "find_or_create_pr": lambda: gh.find_or_create_pr(
+            "kagura/issue-1", "main", "Fix #1", "Closes #1", True
+        ),
         "get_pull": lambda: gh.get_pull(other["number"]),
         "update_pr": lambda: gh.update_pr(other["number"], body="updated", maintainer_can_modify=False),
         "create_review": lambda: gh.create_review(
-            other["number"], "c" * 40, "findings", "REQUEST_CHANGES",
+            other["number"],
+            "c" * 40,
+            "findings",
+            "REQUEST_CHANGES",
             [{"path": "a.py", "line": 2, "body": "here", "side": "RIGHT"}],
         ),  # fmt: skip
         "list_reviews": lambda: gh.list_reviews(other["number"]),
@@ -210,7 +219,9 @@ def test_every_route_and_request_exists_in_the_rest_description(
         status, reply = server.replies[req.number]
         if 200 <= status < 300:
             if str(status) not in op["responses"]:
-                problems.append(f"{method} {template}: status {status} not documented ({sorted(op['responses'])})")
+                problems.append(
+                    f"{method} {template}: status {status} not documented ({sorted(op['responses'])})"
+                )
                 continue
             response = _ref(spec, op["responses"][str(status)])
             schema = response.get("content", {}).get("application/json", {}).get("schema")

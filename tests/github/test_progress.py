@@ -95,7 +95,10 @@ def test_render_is_bounded() -> None:
 
 
 def test_marker_is_stable_and_cannot_be_broken_by_the_key() -> None:
-    assert marker(progress_key("run", "acme", "widgets", "issue-42")) == "<!-- kagura:run/acme/widgets/issue-42 -->"
+    assert (
+        marker(progress_key("run", "acme", "widgets", "issue-42"))
+        == "<!-- kagura:run/acme/widgets/issue-42 -->"
+    )
     weird = marker("goal/acme/widgets/Sprint 12 --> <b>")
     assert weird.endswith(" -->") and weird.count("-->") == 1 and " " not in weird[12:-4]
     with pytest.raises(ValueError):

@@ -21,7 +21,9 @@ def _client(stand_in: GitHubStandIn, fake_time: FakeTime, **kwargs: object) -> G
 
 
 # -- rate limits -------------------------------------------------------------------------------
-def test_secondary_rate_limit_waits_retry_after(gh: GitHub, stand_in: GitHubStandIn, fake_time: FakeTime) -> None:
+def test_secondary_rate_limit_waits_retry_after(
+    gh: GitHub, stand_in: GitHubStandIn, fake_time: FakeTime
+) -> None:
     stand_in.add_issue(1, "x")
     stand_in.rate_limit("secondary", retry_after=37)
     assert gh.get_issue(1)["number"] == 1
@@ -39,7 +41,9 @@ def test_secondary_rate_limit_on_a_write_is_retried_once_in_effect(
     assert [c["body"] for c in stand_in.issue_comments(1)] == ["hello"]
 
 
-def test_primary_rate_limit_waits_until_reset(gh: GitHub, stand_in: GitHubStandIn, fake_time: FakeTime) -> None:
+def test_primary_rate_limit_waits_until_reset(
+    gh: GitHub, stand_in: GitHubStandIn, fake_time: FakeTime
+) -> None:
     stand_in.rate_limit("primary", reset_in=120)
     gh.get_repo()
     assert len(fake_time.sleeps) == 1 and 110 <= fake_time.sleeps[0] <= 122
@@ -54,7 +58,9 @@ def test_rate_limit_without_hints_backs_off_from_60_seconds(
     assert fake_time.sleeps == [60, 120]
 
 
-def test_rate_limit_asking_for_too_long_gives_up_at_once(stand_in: GitHubStandIn, fake_time: FakeTime) -> None:
+def test_rate_limit_asking_for_too_long_gives_up_at_once(
+    stand_in: GitHubStandIn, fake_time: FakeTime
+) -> None:
     gh = _client(stand_in, fake_time, policy=RetryPolicy(max_wait=300))
     stand_in.rate_limit("primary", reset_in=3000)
     with pytest.raises(Transient) as info:
@@ -220,7 +226,10 @@ def test_token_never_appears_in_errors_logs_or_requests(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     stand_in.add_issue(1, "x")
-    echo = {"message": f"bad request from token {TOKEN}", "errors": [{"message": f"Authorization: token {TOKEN}"}]}
+    echo = {
+        "message": f"bad request from token {TOKEN}",
+        "errors": [{"message": f"Authorization: token {TOKEN}"}],
+    }
     failures: list[BaseException] = []
     for status, times in ((500, 10), (422, 1), (404, 1), (403, 1)):
         stand_in.inject(status, body=echo, times=times)

@@ -31,7 +31,13 @@ def _get(url: str, auth: str | None = None) -> tuple[int, dict[str, str], object
 
 @pytest.mark.parametrize(
     ("auth", "status"),
-    [(None, 401), ("token wrong", 401), (f"Basic {TOKEN}", 401), (f"token {TOKEN}", 200), (f"Bearer {TOKEN}", 200)],
+    [
+        (None, 401),
+        ("token wrong", 401),
+        (f"Basic {TOKEN}", 401),
+        (f"token {TOKEN}", 200),
+        (f"Bearer {TOKEN}", 200),
+    ],
 )
 def test_authentication(stand_in: GitHubStandIn, auth: str | None, status: int) -> None:
     code, headers, body = _get(f"{stand_in.api_url}/repos/acme/widgets", auth)
@@ -53,7 +59,9 @@ def test_other_repositories_and_unknown_paths_are_404(stand_in: GitHubStandIn) -
 def test_link_header_pagination(stand_in: GitHubStandIn) -> None:
     for n in range(1, 6):
         stand_in.add_issue(n, f"i{n}")
-    code, headers, body = _get(f"{stand_in.api_url}/repos/acme/widgets/issues?per_page=2&page=2", f"token {TOKEN}")
+    code, headers, body = _get(
+        f"{stand_in.api_url}/repos/acme/widgets/issues?per_page=2&page=2", f"token {TOKEN}"
+    )
     assert code == 200 and [i["number"] for i in body] == [3, 2]  # newest first
     link = headers["Link"]
     for rel, page in (("next", 3), ("last", 3), ("first", 1), ("prev", 1)):
@@ -132,7 +140,9 @@ def test_review_comments_must_be_on_the_diff(git_gh, origin: Path) -> None:
     pr, _ = gh.find_or_create_pr("kagura/issue-7", "main", "Fix #7", "Closes #7")
     assert server.diff_lines(pr["number"]) == {"src/app.py": {"LEFT": [(12, 18)], "RIGHT": [(12, 18)]}}
     sha = pr["head"]["sha"]
-    ok = gh.create_review(pr["number"], sha, "one note", comments=[{"path": "src/app.py", "line": 15, "body": "ok"}])
+    ok = gh.create_review(
+        pr["number"], sha, "one note", comments=[{"path": "src/app.py", "line": 15, "body": "ok"}]
+    )
     assert ok["state"] == "COMMENTED"
     for comment, message in (
         ({"path": "src/app.py", "line": 28, "body": "far away"}, "Line could not be resolved"),

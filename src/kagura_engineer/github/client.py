@@ -205,7 +205,9 @@ class GitHub:
 
     def _path(self, template: str, params: Mapping[str, Any]) -> str:
         values = {"owner": self.owner, "repo": self.repo, **params}
-        return re.sub(r"\{(\w+)\}", lambda m: quote(str(values.get(m.group(1), m.group(0))), safe=""), template)
+        return re.sub(
+            r"\{(\w+)\}", lambda m: quote(str(values.get(m.group(1), m.group(0))), safe=""), template
+        )
 
     def _send(
         self,
@@ -308,7 +310,9 @@ class GitHub:
     @staticmethod
     def _text_fields(fields: dict[str, Any]) -> dict[str, Any]:
         """Redact secrets from the text we publish (titles, bodies): a leak-proof last line."""
-        return {k: redact(v) if k in ("title", "body") and isinstance(v, str) else v for k, v in fields.items()}
+        return {
+            k: redact(v) if k in ("title", "body") and isinstance(v, str) else v for k, v in fields.items()
+        }
 
     def _paged(self, op: str, **params: Any) -> Iterator[dict]:
         """Every item of a list operation, following `Link: rel="next"` (100 per page)."""
@@ -363,7 +367,9 @@ class GitHub:
         try:
             reply = self._send("graphql", idempotent=True, graphql={"query": "query { viewer { login } }"})
         except GitHubError as exc:
-            log.warning("GitHub: could not ask GraphQL who this token is (%s); assuming github-actions[bot]", exc)
+            log.warning(
+                "GitHub: could not ask GraphQL who this token is (%s); assuming github-actions[bot]", exc
+            )
             return None
         data = reply.data if isinstance(reply.data, dict) else {}
         login = ((data.get("data") or {}).get("viewer") or {}).get("login")
@@ -473,7 +479,11 @@ class GitHub:
 
         def lookup() -> dict | None:
             return next(
-                (c for c in self.list_comments(number, since=started) if c.get("body") == body and self.is_own(c)),
+                (
+                    c
+                    for c in self.list_comments(number, since=started)
+                    if c.get("body") == body and self.is_own(c)
+                ),
                 None,
             )
 
@@ -595,8 +605,11 @@ class GitHub:
 
         def lookup() -> dict | None:
             return next(
-                (r for r in self.list_reviews(pr)
-                 if r.get("commit_id") == commit_id and r.get("body") == body and self.is_own(r)),
+                (
+                    r
+                    for r in self.list_reviews(pr)
+                    if r.get("commit_id") == commit_id and r.get("body") == body and self.is_own(r)
+                ),
                 None,
             )
 

@@ -147,7 +147,11 @@ def _lines(state: ProgressState) -> Iterator[str]:
     if state.run_url:
         facts.append(f"[workflow run]({_inline(state.run_url, 500)})")
     if state.cost_usd is not None:
-        cost = f"cost so far {_money(state.cost_usd)}" if not state.finished else f"cost {_money(state.cost_usd)}"
+        cost = (
+            f"cost so far {_money(state.cost_usd)}"
+            if not state.finished
+            else f"cost {_money(state.cost_usd)}"
+        )
         if state.budget_usd:
             cost += f" of {_money(state.budget_usd)}"
         facts.append(cost)

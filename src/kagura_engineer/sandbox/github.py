@@ -59,7 +59,9 @@ def _now() -> str:
 
 
 def _error(status: int, message: str, **extra: Any) -> Response:
-    return json_response({"message": message, "documentation_url": DOCS, "status": str(status), **extra}, status)
+    return json_response(
+        {"message": message, "documentation_url": DOCS, "status": str(status), **extra}, status
+    )
 
 
 def _validation(errors: list[Any], message: str = "Validation Failed") -> Response:
@@ -198,7 +200,11 @@ class GitHubStandIn(StandIn):
     @property
     def graphql_path(self) -> str:
         """Where GraphQL is served: `/graphql`, or `/api/graphql` beside GHES's `/api/v3`."""
-        return self.prefix[: -len("/v3")] + "/graphql" if self.prefix.endswith("/api/v3") else self.prefix + "/graphql"
+        return (
+            self.prefix[: -len("/v3")] + "/graphql"
+            if self.prefix.endswith("/api/v3")
+            else self.prefix + "/graphql"
+        )
 
     @property
     def server_url(self) -> str:
@@ -386,11 +392,15 @@ class GitHubStandIn(StandIn):
                 raise ValueError(f"unknown rate limit kind {kind!r}")
         self.inject(status, headers=headers, body=body, times=times, method=method, path=path)
 
-    def slow(self, seconds: float, *, times: int = 1, method: str | None = None, path: str | None = None) -> None:
+    def slow(
+        self, seconds: float, *, times: int = 1, method: str | None = None, path: str | None = None
+    ) -> None:
         """Delay the next matching requests, then answer them normally."""
         self.inject(200, delay=seconds, times=times, method=method, path=path, passthrough=True)
 
-    def before(self, method: str | None, path: str | None, fn: Callable[[Request], None], times: int = 1) -> None:
+    def before(
+        self, method: str | None, path: str | None, fn: Callable[[Request], None], times: int = 1
+    ) -> None:
         """Run `fn(request)` before the next `times` matching requests are handled."""
         with self.lock:
             self.hooks.append(_Hook(method, path, fn, times))
@@ -473,7 +483,8 @@ class GitHubStandIn(StandIn):
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items()}
             if "owner" in params and (params.pop("owner").lower(), params.pop("repo").lower()) != (
-                self.owner.lower(), self.repo.lower()
+                self.owner.lower(),
+                self.repo.lower(),
             ):
                 return json_response(NOT_FOUND, 404)
             self.templates[req.number] = (method, template)
@@ -494,7 +505,10 @@ class GitHubStandIn(StandIn):
     def _user(self, login: str) -> dict:
         user = self.users.get(login)
         if user is None:
-            user = self.users[login] = {"id": self._next_id(), "type": "Bot" if login.endswith("[bot]") else "User"}
+            user = self.users[login] = {
+                "id": self._next_id(),
+                "type": "Bot" if login.endswith("[bot]") else "User",
+            }
         api = f"{self.api_url}/users/{login}"
         return {
             "login": login, "id": user["id"], "node_id": f"U_{user['id']}",
@@ -624,7 +638,13 @@ class GitHubStandIn(StandIn):
         repo = self._repo_json()
 
         def side(ref: str, sha: str) -> dict:
-            return {"label": f"{self.owner}:{ref}", "ref": ref, "sha": sha, "user": self._user(self.owner), "repo": repo}
+            return {
+                "label": f"{self.owner}:{ref}",
+                "ref": ref,
+                "sha": sha,
+                "user": self._user(self.owner),
+                "repo": repo,
+            }
 
         assignees = [self._user(a) for a in i["assignees"]]
         links = {"self": api, "html": html, "issue": issue_api, "comments": f"{issue_api}/comments",
@@ -695,7 +715,9 @@ class GitHubStandIn(StandIn):
         query = {k: v[0] for k, v in req.query.items()}
 
         def link(n: int, rel: str) -> str:
-            return f'<{self.api_url}{path}?{urlencode({**query, "per_page": per_page, "page": n})}>; rel="{rel}"'
+            return (
+                f'<{self.api_url}{path}?{urlencode({**query, "per_page": per_page, "page": n})}>; rel="{rel}"'
+            )
 
         rels = []
         if page < last:
@@ -708,7 +730,9 @@ class GitHubStandIn(StandIn):
     # -- git (repo_path) ------------------------------------------------------------------------
     def _git(self, *args: str) -> proc.Result:
         assert self.repo_path is not None
-        return proc.run(["git", "--git-dir", str(self.repo_path), "-c", "core.quotePath=false", *args], timeout=30)
+        return proc.run(
+            ["git", "--git-dir", str(self.repo_path), "-c", "core.quotePath=false", *args], timeout=30
+        )
 
     def _branch_sha(self, ref: str) -> str | None:
         if self.repo_path is None:
@@ -781,7 +805,9 @@ class GitHubStandIn(StandIn):
             elif "viewer" in str((req.json() or {}).get("query") or ""):
                 resp = json_response({"data": {"viewer": {"login": login}}})
             else:
-                resp = json_response({"errors": [{"message": "the stand-in answers only `viewer { login }`"}]})
+                resp = json_response(
+                    {"errors": [{"message": "the stand-in answers only `viewer { login }`"}]}
+                )
             self._rate_headers(resp)
             self.replies[req.number] = (resp.status, resp.body)
         return resp
@@ -839,7 +865,9 @@ class GitHubStandIn(StandIn):
             return _validation([{"resource": "Issue", "field": "title", "code": "missing_field"}])
         milestone = data.get("milestone")
         if milestone is not None and int(milestone) not in self.milestones:
-            return _validation([{"resource": "Issue", "field": "milestone", "code": "invalid", "value": milestone}])
+            return _validation(
+                [{"resource": "Issue", "field": "milestone", "code": "invalid", "value": milestone}]
+            )
         issue = self.add_issue(None, data["title"], data.get("body"), user=login,
                                labels=list(data.get("labels") or []), milestone=milestone,
                                assignees=list(data.get("assignees") or []))  # fmt: skip
@@ -861,7 +889,9 @@ class GitHubStandIn(StandIn):
             issue["state"] = data["state"]
             issue["closed_at"] = _now() if data["state"] == "closed" else None
         if "labels" in data:
-            issue["labels"] = [self.add_label(n if isinstance(n, str) else n["name"])["name"] for n in data["labels"]]
+            issue["labels"] = [
+                self.add_label(n if isinstance(n, str) else n["name"])["name"] for n in data["labels"]
+            ]
         if "milestone" in data:
             issue["milestone"] = data["milestone"]
         if "assignees" in data:
@@ -874,7 +904,9 @@ class GitHubStandIn(StandIn):
         if err:
             return err
         since = req.q("since")
-        comments = [c for c in self.comments.values() if c["issue"] == n and (not since or c["updated_at"] >= since)]
+        comments = [
+            c for c in self.comments.values() if c["issue"] == n and (not since or c["updated_at"] >= since)
+        ]
         page = self._page(req, comments, f"/repos/{self.owner}/{self.repo}/issues/{n}/comments")
         page.body = [self._comment_json(c) for c in page.body]
         return page
@@ -923,9 +955,19 @@ class GitHubStandIn(StandIn):
         if content not in REACTIONS:
             return _validation([{"resource": "Reaction", "field": "content", "code": "invalid"}])
         for reaction in self.reactions:
-            if reaction["subject"] == subject and reaction["user"] == login and reaction["content"] == content:
+            if (
+                reaction["subject"] == subject
+                and reaction["user"] == login
+                and reaction["content"] == content
+            ):
                 return json_response(self._reaction_json(reaction), 200)
-        reaction = {"id": self._next_id(), "subject": subject, "user": login, "content": content, "created_at": _now()}
+        reaction = {
+            "id": self._next_id(),
+            "subject": subject,
+            "user": login,
+            "content": content,
+            "created_at": _now(),
+        }
         self.reactions.append(reaction)
         return json_response(self._reaction_json(reaction), 201)
 
@@ -994,7 +1036,9 @@ class GitHubStandIn(StandIn):
         head = req.q("head")
         if head and ":" in head:  # GitHub ignores a head filter that is not owner-qualified
             owner, _, ref = head.partition(":")
-            numbers = [n for n in numbers if owner.lower() == self.owner.lower() and self.pulls[n]["head_ref"] == ref]
+            numbers = [
+                n for n in numbers if owner.lower() == self.owner.lower() and self.pulls[n]["head_ref"] == ref
+            ]
         base = req.q("base")
         if base:
             numbers = [n for n in numbers if self.pulls[n]["base_ref"] == base]
@@ -1021,7 +1065,9 @@ class GitHubStandIn(StandIn):
         if not data.get("title") and not data.get("issue"):
             missing.append("title")
         if missing:
-            return _validation([{"resource": "PullRequest", "field": f, "code": "missing_field"} for f in missing])
+            return _validation(
+                [{"resource": "PullRequest", "field": f, "code": "missing_field"} for f in missing]
+            )
         head, base = str(data["head"]), str(data["base"])
         owner, sep, ref = head.partition(":")
         if not sep:
@@ -1094,19 +1140,28 @@ class GitHubStandIn(StandIn):
         event = data.get("event")
         body = data.get("body") or ""
         comments = data.get("comments") or []
-        states = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED", None: "PENDING"}
+        states = {
+            "APPROVE": "APPROVED",
+            "REQUEST_CHANGES": "CHANGES_REQUESTED",
+            "COMMENT": "COMMENTED",
+            None: "PENDING",
+        }
         if event not in states:
             return _validation([{"resource": "PullRequestReview", "field": "event", "code": "invalid"}])
         if event in ("APPROVE", "REQUEST_CHANGES") and self.issues[n]["user"] == login:
             verb = "approve" if event == "APPROVE" else "request changes on"
-            return _error(422, "Unprocessable Entity", errors=[f"Review Can not {verb} your own pull request"])
+            return _error(
+                422, "Unprocessable Entity", errors=[f"Review Can not {verb} your own pull request"]
+            )
         if event == "REQUEST_CHANGES" and not body:
             return _error(422, "Unprocessable Entity", errors=["Review body is required for REQUEST_CHANGES"])
         ranges = self.diff_lines(n) if self.repo_path is not None and comments else None
         checked = []
         for c in comments:
             if not c.get("path") or not c.get("body") or not (c.get("line") or c.get("position")):
-                return _error(422, "Unprocessable Entity", errors=["Review comments need path, body and line"])
+                return _error(
+                    422, "Unprocessable Entity", errors=["Review comments need path, body and line"]
+                )
             side = c.get("side") or "RIGHT"
             lines = [int(c.get("start_line") or c.get("line") or 0), int(c.get("line") or 0)]
             if ranges is not None:
@@ -1148,8 +1203,13 @@ class GitHubStandIn(StandIn):
             "push": permission in ("admin", "write"), "triage": permission in ("admin", "write") or role == "triage",
             "pull": permission != "none",
         }  # fmt: skip
-        return json_response({"permission": permission, "role_name": role, "user": {**user, "permissions": flags,
-                                                                                       "role_name": role}})
+        return json_response(
+            {
+                "permission": permission,
+                "role_name": role,
+                "user": {**user, "permissions": flags, "role_name": role},
+            }
+        )
 
     def _h_get_workflow_run(self, req: Request, login: str, run_id: str) -> Response:
         run = self.workflow_runs.get(int(run_id)) if run_id.isdigit() else None
@@ -1198,12 +1258,16 @@ class GitHubStandIn(StandIn):
         """Everything a container test may want to assert on, as JSON."""
         with self.lock:
             return {
-                "issues": {str(n): self._issue_json(n) for n in sorted(self.issues) if not self.issues[n]["deleted"]},
+                "issues": {
+                    str(n): self._issue_json(n) for n in sorted(self.issues) if not self.issues[n]["deleted"]
+                },
                 "comments": [self._comment_json(c) | {"issue": c["issue"]} for c in self.comments.values()],
                 "pulls": {str(n): self._pull_json(n) for n in sorted(self.pulls)},
                 "reviews": [self._review_json(r) | {"pr": r["pr"]} for r in self.reviews.values()],
-                "reactions": [{"subject": list(r["subject"]), "user": r["user"], "content": r["content"]}
-                              for r in self.reactions],  # fmt: skip
+                "reactions": [
+                    {"subject": list(r["subject"]), "user": r["user"], "content": r["content"]}
+                    for r in self.reactions
+                ],  # fmt: skip
                 "labels": sorted(label["name"] for label in self.labels.values()),
             }
 
@@ -1240,10 +1304,14 @@ class GitHubStandIn(StandIn):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kagura_engineer.sandbox.github", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m kagura_engineer.sandbox.github", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", help="write the bound port here once serving")
-    parser.add_argument("--state", help="JSON: owner, repo, token, prefix, issues, milestones, permissions, ...")
+    parser.add_argument(
+        "--state", help="JSON: owner, repo, token, prefix, issues, milestones, permissions, ..."
+    )
     args = parser.parse_args(argv)
     state = json.loads(Path(args.state).read_text(encoding="utf-8")) if args.state else {}
     return serve_until_signalled(GitHubStandIn.from_state(state, port=args.port).start(), args.port_file)
