@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
-_SESSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,127}$")
+_SESSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # never option-like (argv of --resume)
 #: A conservative subset of git's ref-name rules (no option-like or traversal forms).
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock$)(?!.*/$)(?!.*\.$)[A-Za-z0-9._/-]{1,200}$")
 
