@@ -22,15 +22,18 @@ RULES = [Rule(r"/ 0$", BUG_TITLE, rationale="sum(xs) / 0 always raises ZeroDivis
 
 
 @pytest.fixture
-def kcr(world, tmp_path, monkeypatch):
-    """PATH with the reviewer on it, its config pointing at an Ollama stand-in; yields the stand-in."""
+def kcr(world, tmp_path, monkeypatch, agent_dir):
+    """PATH with the reviewer on it, its config pointing at an Ollama stand-in; yields the stand-in.
+
+    Both live where the agent user (who runs the reviewer when tests are root) can reach them."""
     binary = reviewer_binary()
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
+    bindir = agent_dir / "bin"
+    bindir.mkdir(mode=0o755)
     (bindir / "kagura-code-reviewer").symlink_to(binary)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin")
     with OllamaStandIn(reply=FileReviewer("calc.py", RULES)) as ollama:
-        config = ollama.write_reviewer_config(tmp_path / "kcr" / "config.toml")
+        config = ollama.write_reviewer_config(agent_dir / "kcr" / "config.toml")
+        config.parent.chmod(0o755)
         monkeypatch.setenv("KAGURA_CODE_REVIEWER_CONFIG", str(config))
         for key, value in world.github.env().items():
             monkeypatch.setenv(key, value)
@@ -135,21 +138,26 @@ def test_killed_after_posting_then_rerun_posts_no_second_review(world, kcr, tmp_
     assert len([c for c in world.github.issue_comments(number) if marker in c["body"]]) == 1
 
 
-def test_reviewer_never_gets_github_or_model_tokens(world, kcr, tmp_path, monkeypatch):
+def test_reviewer_never_gets_github_or_model_tokens(world, kcr, tmp_path, monkeypatch, agent_dir):
     """It runs with HOME and its config variable, never GITHUB_TOKEN or OLLAMA_HOST."""
-    spy = tmp_path / "spy"
-    spy.mkdir()
+    from agentspace import AGENT_PYTHON
+
+    spy = agent_dir / "spy"
+    spy.mkdir(mode=0o755)
     script = spy / "kagura-code-reviewer"
-    script.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                      f"json.dump(dict(os.environ), open({str(tmp_path / 'env.json')!r}, 'w'))\n"
+    script.write_text(f"#!{AGENT_PYTHON}\nimport json, os, sys\n"
+                      f"json.dump(dict(os.environ), open({str(agent_dir / 'env.json')!r}, 'w'))\n"
                       "print('No changes to review.')\n")  # fmt: skip
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{spy}{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:1")
     number, _ = world.pr("feature", {"calc.py": BUGGY})
     cli.main(["review", str(number), "-c", str(tmp_path / "repo.yaml"), "--json"])
-    seen = json.loads((tmp_path / "env.json").read_text())
+    seen = json.loads((agent_dir / "env.json").read_text())
     assert seen["KAGURA_CODE_REVIEWER_CONFIG"] == os.environ["KAGURA_CODE_REVIEWER_CONFIG"]
-    assert seen["HOME"] == os.environ["HOME"]
+    if os.geteuid() == 0:  # it runs as the agent user, in that user's own home
+        assert seen["USER"] == "kagura-agent" and seen["HOME"].startswith(os.environ["KAGURA_AGENT_ROOT"])
+    else:
+        assert seen["HOME"] == os.environ["HOME"]
     for secret in ("GITHUB_TOKEN", "GH_TOKEN", "OLLAMA_HOST", "ANTHROPIC_API_KEY"):
         assert secret not in seen
