@@ -319,6 +319,22 @@ def test_usage_is_priced_from_the_response(model, stream):
     assert proxy.spent_usd == pytest.approx(sonnet + opus) and proxy.requests == 2
 
 
+def test_a_json_reply_is_priced_before_claude_has_all_of_it(model, monkeypatch):
+    # else claude's next request could slip past the budget check before the total moved
+    with proxy_for(model) as proxy:
+        done, finished_first = threading.Event(), []
+        charge = proxy._charge
+
+        def observed(usd: float) -> None:
+            finished_first.append(done.wait(0.5))  # waits out 0.5 s when the client cannot finish
+            charge(usd)
+
+        monkeypatch.setattr(proxy, "_charge", observed)
+        assert post(proxy, body(stream=False)).status_code == 200
+        done.set()
+    assert finished_first == [False] and proxy.spent_usd == pytest.approx(TURN_USD)
+
+
 def test_once_the_budget_is_spent_the_next_request_is_refused(model):
     with proxy_for(model, max_usd=TURN_USD) as proxy:  # exactly one turn's price
         assert post(proxy).status_code == 200

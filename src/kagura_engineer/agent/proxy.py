@@ -426,16 +426,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         meter = _Meter(response.headers.get("content-type", ""), proxy._charge)
         try:
+            held = b""
             for chunk in response.iter_raw():
-                meter.feed(chunk)
-                if chunk:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                meter.feed(chunk)  # a stream's usage is counted before its bytes are sent on
+                if meter.json:  # a JSON body's last bytes wait until it is priced
+                    chunk, held = held, chunk
+                self._send(chunk, chunked)
+            meter.close()  # so claude's next request already meets the new total
+            self._send(held, chunked)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
         except Exception:
             self.close_connection = True  # either side hung up mid-body: the client sees a cut stream
         finally:
             meter.close()
+
+    def _send(self, chunk: bytes, chunked: bool) -> None:
+        if chunk:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
 
     def _error(self, status: int, kind: str, message: str) -> None:
         headers = {"Content-Type": "application/json"}
