@@ -84,24 +84,13 @@ def structured_output(data: dict[str, Any]) -> dict[str, Any]:
 structured = structured_output
 
 
-def report(
-    status: str = "done", summary: str = "done", files: list[str] | None = None, notes: str = ""
-) -> dict[str, Any]:
+def report(status: str = "done", summary: str = "done", files: list[str] | None = None, notes: str = "") -> dict[str, Any]:
     """The harness's closing report (agent.schema.REPORT_SCHEMA) through StructuredOutput."""
-    return structured_output(
-        {"status": status, "summary": summary, "files_changed": files or [], "notes": notes}
-    )
+    return structured_output({"status": status, "summary": summary, "files_changed": files or [], "notes": notes})
 
 
-def http_error(
-    status: int = 500, message: str = "stand-in error", kind: str | None = None, **headers: str
-) -> dict[str, Any]:
-    kinds = {
-        429: "rate_limit_error",
-        529: "overloaded_error",
-        401: "authentication_error",
-        400: "invalid_request_error",
-    }
+def http_error(status: int = 500, message: str = "stand-in error", kind: str | None = None, **headers: str) -> dict[str, Any]:
+    kinds = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error", 400: "invalid_request_error"}
     error = {"status": status, "type": kind or kinds.get(status, "api_error"), "message": message}
     if headers:
         error["headers"] = {k.replace("_", "-"): v for k, v in headers.items()}
@@ -132,9 +121,7 @@ def working_directory(body: dict[str, Any]) -> str:
         blobs.append(system)
     blobs += [_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict)]
     for text in blobs:
-        match = re.search(r"Primary working directory:\s*(\S+)", text) or re.search(
-            r"(?m)^CWD:\s*(\S+)", text
-        )
+        match = re.search(r"Primary working directory:\s*(\S+)", text) or re.search(r"(?m)^CWD:\s*(\S+)", text)
         if match:
             return match.group(1)
     return ""
@@ -240,37 +227,20 @@ class AnthropicStandIn(StandIn):
         if req.method == "POST" and req.path == "/v1/messages/count_tokens":
             return json_response({"input_tokens": max(1, len(req.body) // 4)})
         if req.method == "GET" and req.path.startswith("/v1/models"):
-            model = {
-                "type": "model",
-                "id": "claude-standin",
-                "display_name": "stand-in",
-                "created_at": "2025-01-01T00:00:00Z",
-            }
-            return json_response(
-                {"data": [model], "has_more": False, "first_id": model["id"], "last_id": model["id"]}
-            )
+            model = {"type": "model", "id": "claude-standin", "display_name": "stand-in", "created_at": "2025-01-01T00:00:00Z"}
+            return json_response({"data": [model], "has_more": False, "first_id": model["id"], "last_id": model["id"]})
         if req.method != "POST" or req.path != "/v1/messages":
             return json_response({})
         body = req.json()
         if not isinstance(body, dict):
-            return json_response(
-                {"type": "error", "error": {"type": "invalid_request_error", "message": "not JSON"}},
-                status=400,
-            )
+            return json_response({"type": "error", "error": {"type": "invalid_request_error", "message": "not JSON"}}, status=400)
         step = self._step(body, req)
         if step.get("delay"):
             time.sleep(float(step["delay"]))
         error = step.get("http_error")
         if error:
-            payload = {
-                "type": "error",
-                "error": {"type": error.get("type", "api_error"), "message": error.get("message", "error")},
-            }
-            return Response(
-                int(error.get("status", 500)),
-                payload,
-                {str(k): str(v) for k, v in (error.get("headers") or {}).items()},
-            )
+            payload = {"type": "error", "error": {"type": error.get("type", "api_error"), "message": error.get("message", "error")}}
+            return Response(int(error.get("status", 500)), payload, {str(k): str(v) for k, v in (error.get("headers") or {}).items()})
         return self._reply(body, step)
 
     def _step(self, body: dict[str, Any], req: Request) -> dict[str, Any]:
@@ -280,9 +250,7 @@ class AnthropicStandIn(StandIn):
         session = req.headers.get("x-claude-code-session-id", "")
         with self.lock:
             steps = self.sessions.get(session) or self.default
-        done = sum(
-            1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant"
-        )
+        done = sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")
         index = min(done, len(steps) - 1)
         with self.lock:
             self.answered.append((req.number, session, index))
@@ -297,14 +265,7 @@ class AnthropicStandIn(StandIn):
             blocks.append({"type": "text", "text": str(step["text"])})
         uses = step.get("tool_use") or []
         for use in [uses] if isinstance(uses, dict) else uses:
-            blocks.append(
-                {
-                    "type": "tool_use",
-                    "id": f"toolu_{uuid.uuid4().hex[:20]}",
-                    "name": use["name"],
-                    "input": use.get("input", {}),
-                }
-            )
+            blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": use["name"], "input": use.get("input", {})})
         if not blocks:
             blocks.append({"type": "text", "text": "ok"})
         usage = {**self.default_usage, **(step.get("usage") or {})}
@@ -313,9 +274,7 @@ class AnthropicStandIn(StandIn):
             "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens", 0)),
             "cache_read_input_tokens": int(usage.get("cache_read_input_tokens", 0)),
         }  # fmt: skip
-        stop = step.get("stop_reason") or (
-            "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
-        )
+        stop = step.get("stop_reason") or ("tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn")
         message = {
             "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
             "model": body.get("model", "claude-standin"), "content": [], "stop_reason": None,
@@ -323,14 +282,7 @@ class AnthropicStandIn(StandIn):
         }  # fmt: skip
         out_tokens = int(usage.get("output_tokens", 1))
         if not body.get("stream"):
-            return json_response(
-                {
-                    **message,
-                    "content": blocks,
-                    "stop_reason": stop,
-                    "usage": {**start_usage, "output_tokens": out_tokens},
-                }
-            )
+            return json_response({**message, "content": blocks, "stop_reason": stop, "usage": {**start_usage, "output_tokens": out_tokens}})
         events: list[tuple[str, dict[str, Any]]] = [
             ("message_start", {"type": "message_start", "message": message}),
             ("ping", {"type": "ping"}),
@@ -341,37 +293,13 @@ class AnthropicStandIn(StandIn):
                 deltas = [{"type": "text_delta", "text": piece} for piece in _halves(block["text"])]
             else:
                 start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-                deltas = [
-                    {"type": "input_json_delta", "partial_json": piece}
-                    for piece in _halves(json.dumps(block["input"]))
-                ]
-            events.append(
-                (
-                    "content_block_start",
-                    {"type": "content_block_start", "index": index, "content_block": start},
-                )
-            )
-            events += [
-                ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
-                for d in deltas
-            ]
+                deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _halves(json.dumps(block["input"]))]
+            events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}))
+            events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-        events.append(
-            (
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": stop, "stop_sequence": None},
-                    "usage": {"output_tokens": out_tokens},
-                },
-            )
-        )
+        events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": out_tokens}}))
         events.append(("message_stop", {"type": "message_stop"}))
-        return Response(
-            200,
-            _sse(events),
-            {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
-        )
+        return Response(200, _sse(events), {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
 
     def _append_log(self, req: Request) -> None:
         """The on-disk log is redacted (the in-memory `.requests` is not)."""
