@@ -183,3 +183,13 @@ def test_closing_report_parsing():
     assert parse_report({"status": "needs_input", "summary": "?"}).status == "needs_input"
     for bad in (None, "done", {"status": "finished"}, {"summary": "no status"}):
         assert parse_report(bad) is None
+
+
+def test_bedrock_passes_the_clouds_variables_and_no_anthropic_key():
+    from kagura_engineer.agent.argv import claude_env
+
+    env = claude_env({"PATH": "/usr/bin", "CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1",
+                      "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
+                      "GITHUB_TOKEN": "ghs_notForClaude0000000000000000000000"})  # fmt: skip
+    assert env["CLAUDE_CODE_USE_BEDROCK"] == "1" and env["AWS_SECRET_ACCESS_KEY"] == "s3cr3t-value"
+    assert "GITHUB_TOKEN" not in env and "ANTHROPIC_API_KEY" not in env

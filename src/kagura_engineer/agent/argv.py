@@ -277,7 +277,11 @@ def claude_env(environ: Mapping[str, str] | None = None, options: EnvOptions | N
     extra: dict[str, str] = dict(SWITCHES)
     credential = credential_name(environ)
     config_dir = options.config_dir or environ.get("CLAUDE_CONFIG_DIR")
-    if credential:
+    from kagura_engineer.doctor.auth import cloud_env, cloud_provider
+
+    if cloud_provider(environ):
+        extra.update(cloud_env(environ))  # Bedrock / Vertex: the cloud's own variables, unproxied
+    elif credential:
         extra[credential] = environ[credential]
     else:
         from kagura_engineer.doctor.auth import claude_credentials_file
