@@ -2,8 +2,12 @@
 
 Lookup order for the file: `-c/--config PATH` (must exist), else `$KAGURA_CONFIG`, else
 `repo.yaml`, `.kagura/repo.yaml`, `.github/kagura.yaml` in the working directory. With no
-file at all the embedded defaults apply (`profile: default`, `memory_backend: local`), so a
-fresh checkout works without any configuration.
+file at all the embedded defaults apply (`profile: default`), so a fresh checkout works
+without any configuration.
+
+Memory backend: `local` unless chosen otherwise. Setting `workspace_id` or `context_id`
+without a `memory_backend` means `cloud`; `cloud`, chosen or implied, needs both ids and
+names the missing ones.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kagura_engineer.errors import ConfigError
 
 SEARCH_PATHS = ("repo.yaml", ".kagura/repo.yaml", ".github/kagura.yaml")
-EMBEDDED_DEFAULTS: dict[str, Any] = {"profile": "default", "memory_backend": "local"}
+EMBEDDED_DEFAULTS: dict[str, Any] = {"profile": "default"}
+_CLOUD_IDS = ("workspace_id", "context_id")
 
 
 class _Strict(BaseModel):
@@ -46,7 +51,7 @@ class Config(_Strict):
     """The validated contents of repo.yaml."""
 
     profile: str = Field(min_length=1)
-    memory_backend: Literal["cloud", "local"] = "cloud"
+    memory_backend: Literal["cloud", "local"] = "local"
     memory_cloud_url: str = "https://memory.kagura-ai.com"
     workspace_id: str | None = None
     context_id: str | None = None
@@ -91,10 +96,27 @@ class Config(_Strict):
             raise ValueError("must be a git ref prefix such as 'kagura/'")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_from_ids(cls, data: Any) -> Any:
+        """No `memory_backend`: `cloud` when a Cloud id is set, else `local`."""
+        if not isinstance(data, dict) or data.get("memory_backend") is not None:
+            return data
+        given = [n for n in _CLOUD_IDS if data.get(n)]
+        if not given:
+            return {**data, "memory_backend": "local"}
+        missing = [n for n in _CLOUD_IDS if n not in given]
+        if missing:
+            raise ValueError(
+                f"{given[0]} is set, so memory is Memory Cloud, which also requires {missing[0]}"
+                f" (or set memory_backend: local)"
+            )
+        return {**data, "memory_backend": "cloud"}
+
     @model_validator(mode="after")
     def _cloud_needs_ids(self) -> Config:
         if self.memory_backend == "cloud":
-            missing = [n for n in ("workspace_id", "context_id") if not getattr(self, n)]
+            missing = [n for n in _CLOUD_IDS if not getattr(self, n)]
             if missing:
                 raise ValueError(
                     f"memory_backend 'cloud' requires {' and '.join(missing)} (or set memory_backend: local)"

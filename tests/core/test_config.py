@@ -27,12 +27,28 @@ def test_minimal_local_config_gets_documented_defaults(tmp_path):
     assert cfg.branch_prefix == "kagura/" and cfg.base_branch is None and cfg.checks == []
 
 
-def test_cloud_is_the_default_backend_and_needs_ids(tmp_path):
-    with pytest.raises(ConfigError) as exc:
-        load_config(write(tmp_path, "profile: team\n"))
-    assert "workspace_id and context_id" in str(exc.value)
+def test_local_is_the_default_backend_and_cloud_ids_imply_cloud(tmp_path):
+    assert load_config(write(tmp_path, "profile: widgets\n")).memory_backend == "local"
     cfg = load_config(write(tmp_path, "profile: team\nworkspace_id: w\ncontext_id: c\n"))
-    assert cfg.memory_backend == "cloud"
+    assert cfg.memory_backend == "cloud" and (cfg.workspace_id, cfg.context_id) == ("w", "c")
+    cfg = load_config(write(tmp_path, "profile: team\nmemory_backend: local\nworkspace_id: w\n"))
+    assert cfg.memory_backend == "local"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("memory_backend: cloud\n", "memory_backend 'cloud' requires workspace_id and context_id (or set memory_backend: local)"),
+        ("memory_backend: cloud\ncontext_id: c\n", "memory_backend 'cloud' requires workspace_id (or set memory_backend: local)"),
+        ("workspace_id: w\n", "workspace_id is set, so memory is Memory Cloud, which also requires context_id (or set memory_backend: local)"),
+        ("context_id: c\n", "context_id is set, so memory is Memory Cloud, which also requires workspace_id (or set memory_backend: local)"),
+    ],
+)  # fmt: skip
+def test_cloud_without_its_ids_names_the_missing_keys(tmp_path, text, expected):
+    path = write(tmp_path, "profile: team\n" + text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"{path}: {expected}"
 
 
 def test_no_file_anywhere_uses_embedded_defaults(tmp_path, monkeypatch):
@@ -54,7 +70,10 @@ def test_found_in_dot_kagura(tmp_path, monkeypatch):
         ("memory_backend: local\n", "missing required field 'profile'"),
         ("profile: x\nmemory_backend: local\nchecks: [1\n", "line"),
         ("profile: x\nmemory_backend: local\nmemroy_backend: local\n", "did you mean 'memory_backend'?"),
-        ("profile: x\nmemory_backend: local\nreview:\n  max_loop: 2\n", "unknown key 'review.max_loop' (did you mean 'max_loops'?)"),
+        (
+            "profile: x\nmemory_backend: local\nreview:\n  max_loop: 2\n",
+            "unknown key 'review.max_loop' (did you mean 'max_loops'?)",
+        ),
         ("profile: x\nmemory_backend: sqlite\n", "field 'memory_backend'"),
         ("profile: x\nmemory_backend: local\nchecks: ['  ']\n", "non-empty shell command"),
         ("- a\n- b\n", "mapping"),
@@ -63,7 +82,7 @@ def test_found_in_dot_kagura(tmp_path, monkeypatch):
 )
 def test_bad_files_are_one_clean_line_with_exit_2(tmp_path, capsys, text, expected):
     path = write(tmp_path, text)
-    assert main(["doctor", "-c", path]) == 2
+    assert main(["memory", "stats", "-c", path]) == 2
     err = capsys.readouterr().err
     first = err.splitlines()[0]
     assert first.startswith("error[config]: ") and path in first and expected in first
@@ -71,14 +90,14 @@ def test_bad_files_are_one_clean_line_with_exit_2(tmp_path, capsys, text, expect
 
 
 def test_missing_and_unreadable_files(tmp_path, capsys):
-    assert main(["doctor", "-c", str(tmp_path / "nope.yaml")]) == 2
+    assert main(["memory", "stats", "-c", str(tmp_path / "nope.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["doctor", "-c", str(tmp_path)]) == 2
+    assert main(["memory", "stats", "-c", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
     if os.geteuid() != 0:  # root reads anything
         path = write(tmp_path, "profile: x\n")
         os.chmod(path, 0)
-        assert main(["doctor", "-c", path]) == 2
+        assert main(["memory", "stats", "-c", path]) == 2
         assert "permission denied" in capsys.readouterr().err
 
 
@@ -86,6 +105,6 @@ def test_json_mode_reports_the_error_as_json(tmp_path, capsys):
     import json
 
     path = write(tmp_path, "memory_backend: local\n")
-    assert main(["doctor", "--json", "-c", path]) == 2
+    assert main(["memory", "stats", "--json", "-c", path]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["error"]["code"] == "config"

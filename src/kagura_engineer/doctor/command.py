@@ -1,6 +1,9 @@
 """`kagura-engineer doctor`: what this machine or runner is missing, and how to fix it.
 
-Exit 0 when nothing FAILed (OK, WARN, SKIPPED) · 1 any FAIL · 2 config error.
+Every check always runs: a repo.yaml that does not load is the `config` check's FAIL (with
+the exact error) and the other checks run with the embedded defaults.
+
+Exit 0 when nothing FAILed (OK, WARN, SKIPPED) · 1 any FAIL · 2 the config check FAILed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from kagura_engineer.config import load_config
+    from kagura_engineer.config import EMBEDDED_DEFAULTS, load_config, parse_config
     from kagura_engineer.doctor import render
     from kagura_engineer.doctor.context import DoctorContext
     from kagura_engineer.doctor.registry import checks_for
@@ -25,8 +28,11 @@ def main(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    config = load_config(args.config)
-    ctx = DoctorContext(config)
+    try:
+        config, problem = load_config(args.config), None
+    except ConfigError as exc:
+        config, problem = parse_config(dict(EMBEDDED_DEFAULTS), "<embedded defaults>"), exc
+    ctx = DoctorContext(config, config_error=problem)
     report = run_checks(checks_for(ctx), ctx, timeout=args.timeout)
     print(render.as_json(report) if args.json else render.table(report))
     return report.exit_code

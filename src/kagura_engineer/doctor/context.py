@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kagura_engineer.config import Config
+    from kagura_engineer.errors import KaguraError
     from kagura_engineer.http import HttpClient
 
 #: Doctor must be quick: one short retry, a few seconds at most per HTTP probe.
@@ -18,7 +19,10 @@ HTTP_TIMEOUT = 3.0
 
 @dataclass(frozen=True)
 class DoctorContext:
+    """`config` is repo.yaml, or the embedded defaults when `config_error` says why it could not be used."""
+
     config: Config
+    config_error: KaguraError | None = None
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
     http_timeout: float = HTTP_TIMEOUT

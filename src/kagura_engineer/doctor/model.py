@@ -63,8 +63,11 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing FAILed (OK, WARN and SKIPPED all pass), else 1."""
-        return 0 if self.ok else 1
+        """0 when nothing FAILed (OK, WARN and SKIPPED all pass); 2 when the config check
+        FAILed (a config error, as for every command); else 1."""
+        if self.ok:
+            return 0
+        return 2 if any(r.name == "config" and r.status is Status.FAIL for r in self.results) else 1
 
     def to_json(self) -> dict[str, Any]:
         return {"checks": [r.to_json() for r in self.results], "ok": self.ok}

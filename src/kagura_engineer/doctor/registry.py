@@ -5,6 +5,7 @@ from __future__ import annotations
 from kagura_engineer.doctor.checks import (
     actions,
     claude,
+    config,
     gh,
     git,
     github,
@@ -17,6 +18,7 @@ from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.runner import Check
 
 BASE: tuple[Check, ...] = (
+    Check("config", config.check),
     Check("git", git.check),
     Check("claude-code", claude.check_claude_code),
     Check("isolation", isolation.check),
