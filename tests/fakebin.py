@@ -2,7 +2,8 @@
 
 Each fake is a tiny Python script (stdlib only) that appends its argv to a JSONL log, then
 answers as told: stdout, stderr, exit code, an optional sleep, and optionally `creates`
-other fakes (a fake `apt-get install -y git` leaves a fake `git` behind, as the real one would).
+other fakes (a fake `apt-get install -y git` leaves a fake `git` behind, as the real one would;
+a name that is an absolute path is created there instead of in the fake dir).
 Replies are chosen by argv prefix: `on={"install -y git": Reply(...)}`; the longest matching
 key wins, else the default reply.
 
@@ -48,7 +49,9 @@ class FakeBin:
         self.log.touch()
         self._real_path = os.environ.get("PATH", "")  # where `link` finds real binaries
 
-    def add(self, name: str, reply: Reply | None = None, *, on: dict[str, Reply] | None = None, **kwargs) -> Path:
+    def add(
+        self, name: str, reply: Reply | None = None, *, on: dict[str, Reply] | None = None, **kwargs
+    ) -> Path:
         """Write fake `name`; `reply` (or Reply(**kwargs)) is the default answer."""
         default = reply or Reply(**kwargs)
         spec = {"default": default.spec(), "on": {k: r.spec() for k, r in (on or {}).items()}}
@@ -90,7 +93,9 @@ def write_fake(directory: Path, name: str, spec: dict, log: str) -> Path:
     path.unlink(missing_ok=True)
     here = str(Path(__file__).resolve().parent)
     path.write_text(
-        _SCRIPT.format(python=sys.executable, here=here, name=name, spec=json.dumps(spec), log=log, dir=str(directory))
+        _SCRIPT.format(
+            python=sys.executable, here=here, name=name, spec=json.dumps(spec), log=log, dir=str(directory)
+        )
     )
     path.chmod(0o755)
     return path
@@ -100,7 +105,11 @@ def run_fake(name: str, spec_json: str, log: str, directory: str) -> None:
     """The body of every fake (runs in the fake's own process)."""
     spec = json.loads(spec_json)
     args = sys.argv[1:]
-    record = {"name": name, "argv": [name, *args], "env": {k: os.environ[k] for k in LOGGED_ENV if k in os.environ}}
+    record = {
+        "name": name,
+        "argv": [name, *args],
+        "env": {k: os.environ[k] for k in LOGGED_ENV if k in os.environ},
+    }
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
     joined = " ".join(args)
@@ -112,7 +121,11 @@ def run_fake(name: str, spec_json: str, log: str, directory: str) -> None:
     if reply["sleep"]:
         time.sleep(reply["sleep"])
     for child, child_spec in reply["creates"].items():
-        write_fake(Path(directory), child, {"default": child_spec, "on": {}}, log)
+        where = Path(directory)
+        if os.path.isabs(child):  # a fake installed elsewhere (e.g. into an npm --prefix)
+            where, child = Path(child).parent, Path(child).name
+            where.mkdir(parents=True, exist_ok=True)
+        write_fake(where, child, {"default": child_spec, "on": {}}, log)
     sys.stdout.write(reply["stdout"])
     sys.stderr.write(reply["stderr"])
     sys.exit(reply["exit"])

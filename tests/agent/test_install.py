@@ -10,6 +10,7 @@ import pytest
 
 from kagura_engineer import CLAUDE_CODE_VERSION
 from kagura_engineer.agent.install import (
+    cache_prefix,
     claude_version,
     find_claude,
     install_claude,
@@ -68,6 +69,22 @@ def test_kagura_claude_bin_overrides_path(tmp_path):
     assert find_claude(environ) == str(mine)
     assert find_claude({"PATH": str(tmp_path / "bin")}) == str(tmp_path / "bin" / "claude")
     assert find_claude({"PATH": str(tmp_path / "nowhere")}) is None
+
+
+def test_what_the_cache_holds_is_found_before_path_and_after_kagura_claude_bin(tmp_path, monkeypatch):
+    fake_npm(tmp_path, monkeypatch)
+    program(tmp_path / "bin" / "claude", "#!/bin/sh\necho 2.0.0\n")
+    environ = {"PATH": str(tmp_path / "bin"), "HOME": str(tmp_path / "home")}
+    assert find_claude(environ) == str(tmp_path / "bin" / "claude")  # nothing cached yet
+    prefix = cache_prefix(environ)
+    assert prefix == tmp_path / "home" / ".cache" / "kagura-engineer" / f"claude-{CLAUDE_CODE_VERSION}"
+    installed = install_claude(prefix)  # what the demo does
+    assert find_claude(environ) == installed == str(prefix_binary(prefix))
+    mine = program(tmp_path / "mine" / "claude", "#!/bin/sh\necho 1.0.0\n")
+    assert find_claude({**environ, "KAGURA_CLAUDE_BIN": str(mine)}) == str(mine)
+    xdg = {**environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert cache_prefix(xdg) == tmp_path / "xdg" / "kagura-engineer" / f"claude-{CLAUDE_CODE_VERSION}"
+    assert find_claude(xdg) == str(tmp_path / "bin" / "claude")
 
 
 def test_a_kagura_claude_bin_that_cannot_run_is_not_found(tmp_path):

@@ -24,7 +24,10 @@ DUBIOUS = (
     "To add an exception for this directory, call:\n\n"
     "\tgit config --global --add safe.directory /srv/widgets\n"
 )
-CLOUD_IDS = {"workspace_id": "11111111-1111-1111-1111-111111111111", "context_id": "22222222-2222-2222-2222-222222222222"}
+CLOUD_IDS = {
+    "workspace_id": "11111111-1111-1111-1111-111111111111",
+    "context_id": "22222222-2222-2222-2222-222222222222",
+}
 
 
 # -- git -------------------------------------------------------------------------------------
@@ -85,7 +88,12 @@ def test_claude_code_ok_names_the_auth_source_never_its_value(fb, doctor, monkey
     assert checks["claude-code"]["status"] == "OK"
     assert f"claude {CLAUDE_CODE_VERSION}" in checks["claude-code"]["detail"]
     assert "ANTHROPIC_API_KEY" in checks["claude-code"]["detail"]
-    assert checks["haiku"] == {"name": "haiku", "status": "OK", "detail": "Anthropic auth from ANTHROPIC_API_KEY", "hint": None}
+    assert checks["haiku"] == {
+        "name": "haiku",
+        "status": "OK",
+        "detail": "Anthropic auth from ANTHROPIC_API_KEY",
+        "hint": None,
+    }
     assert secret not in json.dumps(doc)
 
 
@@ -95,13 +103,42 @@ def test_claude_code_other_version_is_a_warning_with_the_pinned_install(fb, doct
     rc, checks, _ = doctor()
     assert checks["claude-code"]["status"] == "WARN"
     assert "2.1.197" in checks["claude-code"]["detail"]
-    assert f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}" in checks["claude-code"]["hint"]
+    assert checks["claude-code"]["hint"].startswith("kagura-engineer setup --fix claude-code")
 
 
 def test_claude_code_missing_fails(fb, doctor):
     _, checks, _ = doctor()
     assert checks["claude-code"]["status"] == "FAIL"
-    assert f"npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}" in checks["claude-code"]["hint"]
+    assert checks["claude-code"]["hint"].startswith("kagura-engineer setup --fix claude-code")
+    assert "npm install -g" not in json.dumps(checks)
+
+
+def _cached_claude(cache_home: Path, version: str = CLAUDE_CODE_VERSION) -> Path:
+    """A claude where the demo and `setup --fix claude-code` install it (npm --prefix layout)."""
+    binary = (
+        cache_home / "kagura-engineer" / f"claude-{CLAUDE_CODE_VERSION}" / "node_modules" / ".bin" / "claude"
+    )
+    binary.parent.mkdir(parents=True)
+    binary.write_text(f"#!/bin/sh\necho '{version} (Claude Code)'\n")
+    binary.chmod(0o755)
+    return binary
+
+
+def test_claude_code_is_found_in_the_cache_the_demo_installs_into(fb, doctor, monkeypatch):
+    binary = _cached_claude(Path(os.environ["HOME"]) / ".cache")  # nothing on PATH
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-1234")
+    _, checks, _ = doctor()
+    assert checks["claude-code"]["status"] == "OK"
+    assert f"at {binary} (cache)" in checks["claude-code"]["detail"]
+
+
+def test_the_cached_claude_comes_before_another_version_on_path(fb, doctor, tmp_path, monkeypatch):
+    fb.add("claude", stdout="2.1.197 (Claude Code)\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    binary = _cached_claude(tmp_path / "xdg")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-1234")
+    _, checks, _ = doctor()
+    assert checks["claude-code"]["status"] == "OK" and str(binary) in checks["claude-code"]["detail"]
 
 
 def test_claude_code_broken_binary_fails(fb, doctor):
@@ -114,7 +151,9 @@ def test_kagura_claude_bin_overrides_path(fb, doctor, tmp_path, monkeypatch):
     fb.add("claude", stdout="1.0.0 (Claude Code)\n")  # on PATH, but not the one to use
     elsewhere = tmp_path / "pinned"
     elsewhere.mkdir()
-    shutil.copy(fb.add("claude-pinned", stdout=f"{CLAUDE_CODE_VERSION} (Claude Code)\n"), elsewhere / "claude")
+    shutil.copy(
+        fb.add("claude-pinned", stdout=f"{CLAUDE_CODE_VERSION} (Claude Code)\n"), elsewhere / "claude"
+    )
     monkeypatch.setenv("KAGURA_CLAUDE_BIN", str(elsewhere / "claude"))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-1234")
     _, checks, _ = doctor()
@@ -126,7 +165,9 @@ def test_kagura_claude_bin_pointing_nowhere_fails(fb, doctor, tmp_path, monkeypa
     fb.add("claude", stdout=f"{CLAUDE_CODE_VERSION} (Claude Code)\n")
     monkeypatch.setenv("KAGURA_CLAUDE_BIN", str(tmp_path / "no-such-claude"))
     _, checks, _ = doctor()
-    assert checks["claude-code"]["status"] == "FAIL" and "KAGURA_CLAUDE_BIN" in checks["claude-code"]["detail"]
+    assert (
+        checks["claude-code"]["status"] == "FAIL" and "KAGURA_CLAUDE_BIN" in checks["claude-code"]["detail"]
+    )
 
 
 def test_claude_without_auth_warns_and_haiku_fails(fb, doctor, monkeypatch):
@@ -141,7 +182,9 @@ def test_claude_without_auth_warns_and_haiku_fails(fb, doctor, monkeypatch):
 def test_subscription_credentials_file_is_an_auth_source(fb, doctor, tmp_path, monkeypatch):
     config_dir = tmp_path / "claude-config"
     config_dir.mkdir()
-    (config_dir / ".credentials.json").write_text(json.dumps({"claudeAiOauth": {"accessToken": "sk-ant-oat01-zzzz"}}))
+    (config_dir / ".credentials.json").write_text(
+        json.dumps({"claudeAiOauth": {"accessToken": "sk-ant-oat01-zzzz"}})
+    )
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config_dir))
     _, checks, doc = doctor()
     assert checks["haiku"]["status"] == "OK"
@@ -203,7 +246,10 @@ def test_ollama_missing_model_fails_with_the_pull_command(fb, doctor, config):
         path = config(ollama_url=daemon.url, review={"models": ["llama3", "qwen2.5-coder:7b"]})
         rc, checks, _ = doctor("-c", path)
     assert rc == 1 and checks["ollama"]["status"] == "FAIL"
-    assert "qwen2.5-coder:7b" in checks["ollama"]["detail"] and "llama3" not in checks["ollama"]["detail"].split("lacks")[1]
+    assert (
+        "qwen2.5-coder:7b" in checks["ollama"]["detail"]
+        and "llama3" not in checks["ollama"]["detail"].split("lacks")[1]
+    )
     assert checks["ollama"]["hint"].startswith("ollama pull qwen2.5-coder:7b")
 
 
@@ -265,7 +311,10 @@ def test_local_memory_says_whether_recall_is_semantic(fb, doctor, config, tmp_pa
     monkeypatch.setenv("KAGURA_MEMORY_SEMANTIC", "off")
     _, checks, _ = doctor("-c", config(local_memory_path=str(db)))
     assert checks["memory"]["status"] == "WARN"
-    assert "recall is keyword-only: $KAGURA_MEMORY_SEMANTIC turns semantic recall off" in checks["memory"]["detail"]
+    assert (
+        "recall is keyword-only: $KAGURA_MEMORY_SEMANTIC turns semantic recall off"
+        in checks["memory"]["detail"]
+    )
 
 
 def test_missing_model_files_are_named_without_importing_numpy(tmp_path):
@@ -301,7 +350,9 @@ def test_cloud_memory_ok_with_api_key_and_a_custom_user_agent(fb, doctor, config
     monkeypatch.setenv("KAGURA_API_KEY", key)
     with MemoryCloudStandIn(api_key=key) as cloud:
         root = cloud.url
-        _, checks, doc = doctor("-c", config(memory_backend="cloud", memory_cloud_url=root + "/mcp", **CLOUD_IDS))
+        _, checks, doc = doctor(
+            "-c", config(memory_backend="cloud", memory_cloud_url=root + "/mcp", **CLOUD_IDS)
+        )
     assert checks["memory"]["status"] == "OK"
     assert checks["memory"]["detail"] == f"Memory Cloud at {root} is up; credential: KAGURA_API_KEY"
     (health,) = cloud.requests_matching("GET", "^/health$")
@@ -309,7 +360,9 @@ def test_cloud_memory_ok_with_api_key_and_a_custom_user_agent(fb, doctor, config
     assert key not in json.dumps(doc) and key not in cloud.log_text()
 
 
-def test_cloud_memory_oauth_profile_counts_and_a_missing_profile_fails(fb, doctor, config, monkeypatch, tmp_path):
+def test_cloud_memory_oauth_profile_counts_and_a_missing_profile_fails(
+    fb, doctor, config, monkeypatch, tmp_path
+):
     home = Path(os.environ["HOME"])
     (home / ".kagura").mkdir()
     (home / ".kagura" / "credentials.json").write_text(json.dumps({
@@ -345,7 +398,9 @@ def test_cloud_memory_unhealthy_or_unreachable_fails(fb, doctor, config, monkeyp
 
 def test_cloud_memory_plain_http_to_a_remote_host_fails_without_a_request(fb, doctor, config, monkeypatch):
     monkeypatch.setenv("KAGURA_API_KEY", "kagura_" + "k" * 43)
-    _, checks, _ = doctor("-c", config(memory_backend="cloud", memory_cloud_url="http://memory.example.com", **CLOUD_IDS))
+    _, checks, _ = doctor(
+        "-c", config(memory_backend="cloud", memory_cloud_url="http://memory.example.com", **CLOUD_IDS)
+    )
     assert checks["memory"]["status"] == "FAIL" and "plain http" in checks["memory"]["detail"]
 
 

@@ -9,21 +9,34 @@ import json
 from doctor.standins import OllamaStandIn
 from fakebin import Reply
 from kagura_engineer import CLAUDE_CODE_VERSION
+from kagura_engineer.agent.install import cache_prefix
 from kagura_engineer.cli import main
 from kagura_engineer.config import parse_config
 from kagura_engineer.setup.context import SetupContext
 from kagura_engineer.setup.model import StepStatus
 from kagura_engineer.setup.runner import Step, run_steps
 from kagura_engineer.setup.steps import STEPS
-from setup.fakes import CLAUDE, GH, GIT, add_apt, add_npm
+from setup.fakes import CLAUDE, GH, GIT, add_apt, add_npm, cached_claude_path
 
 PIN = f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"
+
+
+def npm_argv() -> list[str]:
+    """`npm install` into kagura-engineer's cache (this test's HOME), never `-g`."""
+    prefix = str(cache_prefix())
+    return ["npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, PIN]
+
+
 ORDER = ["git", "claude-code", "gh", "ollama", "ollama-models", "memory-cloud"]
 CLOUD_IDS = {"workspace_id": "w-1", "context_id": "c-1"}
 
 
 def _installs(fb) -> list[list[str]]:
-    return [argv for argv in fb.calls() if argv[0] in ("apt-get", "npm", "brew", "ollama", "sudo") and argv[1:2] != ["--version"]]
+    return [
+        argv
+        for argv in fb.calls()
+        if argv[0] in ("apt-get", "npm", "brew", "ollama", "sudo") and argv[1:2] != ["--version"]
+    ]
 
 
 def test_dry_run_prints_the_exact_commands_and_runs_nothing(fb, capsys):
@@ -34,7 +47,7 @@ def test_dry_run_prints_the_exact_commands_and_runs_nothing(fb, capsys):
     assert "$ DEBIAN_FRONTEND=noninteractive apt-get update" in out
     assert "$ DEBIAN_FRONTEND=noninteractive apt-get install -y git" in out
     assert "$ DEBIAN_FRONTEND=noninteractive apt-get install -y gh" in out
-    assert f"$ npm install -g {PIN}" in out
+    assert f"$ {' '.join(npm_argv())}" in out
     assert out.count("apt-get update") == 1
     assert fb.calls() == []  # not one fake was executed
     assert not (fb.dir / "git").exists()
@@ -45,11 +58,14 @@ def test_dry_run_json_lists_commands_per_step(fb, setup):
     add_npm(fb)
     rc, steps, doc = setup("--dry-run")
     assert rc == 0 and doc["dry_run"] is True and list(steps) == ORDER
-    assert steps["git"]["status"] == "SKIPPED" and steps["git"]["detail"] == "dry run: would install git with apt-get"
+    assert (
+        steps["git"]["status"] == "SKIPPED"
+        and steps["git"]["detail"] == "dry run: would install git with apt-get"
+    )
     assert steps["git"]["commands"] == [
         "DEBIAN_FRONTEND=noninteractive apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y git",
     ]  # fmt: skip
-    assert steps["claude-code"]["commands"] == [f"npm install -g {PIN}"]
+    assert steps["claude-code"]["commands"] == [" ".join(npm_argv())]
     assert fb.calls() == []
 
 
@@ -62,11 +78,13 @@ def test_installs_what_is_missing_then_a_second_run_installs_nothing(fb, setup, 
         "git": "OK", "claude-code": "OK", "gh": "OK", "ollama": "SKIPPED", "ollama-models": "SKIPPED",
         "memory-cloud": "SKIPPED",
     }  # fmt: skip
-    assert steps["claude-code"]["detail"].startswith(f"installed claude {CLAUDE_CODE_VERSION}")
+    assert (
+        steps["claude-code"]["detail"] == f"installed claude {CLAUDE_CODE_VERSION} at {cached_claude_path()}"
+    )
     assert _installs(fb) == [
         ["apt-get", "update"],
         ["apt-get", "install", "-y", "git"],
-        ["npm", "install", "-g", PIN],
+        npm_argv(),
         ["apt-get", "install", "-y", "gh"],
     ]
     apt_envs = [r["env"] for r in fb.records() if r["name"] == "apt-get"]
@@ -85,7 +103,7 @@ def test_missing_npm_is_installed_before_claude_code(fb, setup):
     add_apt(fb)
     rc, steps, _ = setup("--fix", "claude-code", "--no-input")
     assert rc == 0 and list(steps) == ["claude-code"]
-    assert _installs(fb) == [["apt-get", "update"], ["apt-get", "install", "-y", "npm"], ["npm", "install", "-g", PIN]]
+    assert _installs(fb) == [["apt-get", "update"], ["apt-get", "install", "-y", "npm"], npm_argv()]
 
 
 def test_needs_user_exits_two_with_the_login_instruction(fb, setup, config):
@@ -95,9 +113,14 @@ def test_needs_user_exits_two_with_the_login_instruction(fb, setup, config):
     rc, steps, _ = setup("--no-input", "-c", config(memory_backend="cloud", **CLOUD_IDS))
     assert rc == 2
     assert steps["memory-cloud"]["status"] == "NEEDS_USER"
-    assert "`kagura auth login`" in steps["memory-cloud"]["hint"] and "KAGURA_API_KEY" in steps["memory-cloud"]["hint"]
+    assert (
+        "`kagura auth login`" in steps["memory-cloud"]["hint"]
+        and "KAGURA_API_KEY" in steps["memory-cloud"]["hint"]
+    )
     url = "https://memory.example.org/mcp"
-    rc, steps, _ = setup("--no-input", "-c", config(memory_backend="cloud", memory_cloud_url=url, **CLOUD_IDS))
+    rc, steps, _ = setup(
+        "--no-input", "-c", config(memory_backend="cloud", memory_cloud_url=url, **CLOUD_IDS)
+    )
     assert "`kagura auth login --server https://memory.example.org`" in steps["memory-cloud"]["hint"]
 
 
@@ -115,8 +138,10 @@ def test_fail_wins_over_needs_user(fb, setup, config):
     rc, steps, _ = setup("--no-input", "-c", config(memory_backend="cloud", **CLOUD_IDS))
     assert rc == 1
     assert steps["claude-code"]["status"] == "FAIL"
-    assert steps["claude-code"]["detail"] == f"`npm install -g {PIN}` exited 243: npm ERR! permission denied"
-    assert "npm config set prefix" in steps["claude-code"]["hint"]
+    assert (
+        steps["claude-code"]["detail"] == f"`{' '.join(npm_argv())}` exited 243: npm ERR! permission denied"
+    )
+    assert "registry" in steps["claude-code"]["hint"]
     assert steps["memory-cloud"]["status"] == "NEEDS_USER"
 
 
@@ -142,11 +167,40 @@ def test_another_claude_version_is_left_alone_unless_fixed_explicitly(fb, setup)
     rc, steps, _ = setup("--no-input")
     assert rc == 2 and steps["claude-code"]["status"] == "NEEDS_USER"
     assert "claude 2.1.197" in steps["claude-code"]["detail"]
-    assert f"npm install -g {PIN}" in steps["claude-code"]["hint"]
+    assert steps["claude-code"]["hint"].startswith("kagura-engineer setup --fix claude-code")
     assert fb.calls("npm") == []
     rc, steps, _ = setup("--no-input", "--fix", "claude-code")
     assert rc == 0 and steps["claude-code"]["status"] == "OK"
-    assert fb.calls("npm") == [["npm", "install", "-g", PIN]]
+    assert fb.calls("npm") == [npm_argv()]
+    assert (
+        steps["claude-code"]["detail"] == f"installed claude {CLAUDE_CODE_VERSION} at {cached_claude_path()}"
+    )
+    # the install in the cache is what doctor (and run) now use; the user's claude stays put
+    assert main(["doctor", "--json"]) in (0, 1)
+    doc = json.loads(setup.capsys.readouterr().out)
+    claude = next(c for c in doc["checks"] if c["name"] == "claude-code")
+    assert f"claude {CLAUDE_CODE_VERSION} at {cached_claude_path()} (cache)" in claude["detail"]
+    assert (fb.dir / "claude").exists()
+
+
+def test_the_cache_install_honours_xdg_cache_home(fb, setup, tmp_path, monkeypatch):
+    fb.add("git", GIT)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    add_npm(fb)
+    rc, steps, _ = setup("--no-input", "--fix", "claude-code")
+    assert rc == 0, steps
+    prefix = tmp_path / "xdg" / "kagura-engineer" / f"claude-{CLAUDE_CODE_VERSION}"
+    assert fb.calls("npm") == [["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix), PIN]]
+
+
+def test_an_install_that_leaves_no_claude_in_the_cache_fails(fb, setup):
+    fb.add("git", GIT)
+    fb.add("npm", stdout="11.19.1\n")  # exits 0, installs nothing
+    rc, steps, _ = setup("--no-input", "--fix", "claude-code")
+    assert rc == 1 and steps["claude-code"]["status"] == "FAIL"
+    assert (
+        steps["claude-code"]["detail"] == f"npm installed {PIN}, but there is no claude in {cache_prefix()}"
+    )
 
 
 def test_gh_is_optional_with_a_token_unless_asked_for(fb, setup, monkeypatch):
@@ -185,9 +239,13 @@ def test_ollama_models_are_pulled_into_the_configured_daemon(fb, setup, config):
         path = config(ollama_url=daemon.url, review={"models": ["llama3", "qwen2.5-coder:7b"]})
         rc, steps, _ = setup("--no-input", "--fix", "ollama-models", "-c", path)
         assert rc == 0 and steps["ollama-models"]["status"] == "OK"
-        assert steps["ollama-models"]["commands"] == [f"OLLAMA_HOST={daemon.url} ollama pull qwen2.5-coder:7b"]
+        assert steps["ollama-models"]["commands"] == [
+            f"OLLAMA_HOST={daemon.url} ollama pull qwen2.5-coder:7b"
+        ]
         pulls = [r for r in fb.records() if r["argv"][:2] == ["ollama", "pull"]]
-        assert [(r["argv"], r["env"]["OLLAMA_HOST"]) for r in pulls] == [(["ollama", "pull", "qwen2.5-coder:7b"], daemon.url)]
+        assert [(r["argv"], r["env"]["OLLAMA_HOST"]) for r in pulls] == [
+            (["ollama", "pull", "qwen2.5-coder:7b"], daemon.url)
+        ]
         rc, steps, _ = setup("--no-input", "-c", path)
         assert steps["ollama"]["status"] == "OK" and steps["ollama-models"]["status"] == "OK"
         assert len([r for r in fb.records() if r["argv"][:2] == ["ollama", "pull"]]) == 1
@@ -207,7 +265,10 @@ def test_ollama_on_linux_is_the_users_install(fb, setup, config):
     url = daemon.url
     daemon.stop()
     rc, steps, _ = setup("--no-input", "-c", config(ollama_url=url, review={"models": ["llama3"]}))
-    assert steps["ollama"]["status"] == "NEEDS_USER" and "https://ollama.com/install.sh" in steps["ollama"]["hint"]
+    assert (
+        steps["ollama"]["status"] == "NEEDS_USER"
+        and "https://ollama.com/install.sh" in steps["ollama"]["hint"]
+    )
     assert steps["ollama-models"]["status"] == "NEEDS_USER"
     assert not any(argv[:1] == ["curl"] for argv in fb.calls())
 
@@ -232,7 +293,9 @@ def test_sudo_that_wants_a_password_needs_user(fb):
     report = run_steps([STEPS[0]], _ctx(root=False))
     (git,) = report.results
     assert git.status is StepStatus.NEEDS_USER and report.exit_code == 2
-    assert git.hint.startswith("run yourself: sudo env DEBIAN_FRONTEND=noninteractive apt-get update && sudo env")
+    assert git.hint.startswith(
+        "run yourself: sudo env DEBIAN_FRONTEND=noninteractive apt-get update && sudo env"
+    )
     assert git.commands == ("sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update",)  # what actually ran
     assert fb.calls("sudo") == [["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update"]]
     assert fb.calls("apt-get") == []
@@ -268,5 +331,8 @@ def test_a_crashing_step_fails_alone_and_the_rest_still_run(fb):
 
     report = run_steps([Step("broken", broken), STEPS[0]], _ctx(root=True))
     broken_result, git = report.results
-    assert broken_result.status is StepStatus.FAIL and broken_result.detail == "step crashed: RuntimeError: surprise"
+    assert (
+        broken_result.status is StepStatus.FAIL
+        and broken_result.detail == "step crashed: RuntimeError: surprise"
+    )
     assert git.status is StepStatus.OK and report.exit_code == 1

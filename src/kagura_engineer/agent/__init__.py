@@ -18,6 +18,7 @@ from typing import Any
 _EXPORTS = {
     "AgentResult": "driver",
     "drive_agent": "driver",
+    "cache_prefix": "install",
     "claude_version": "install",
     "find_claude": "install",
     "install_claude": "install",

@@ -24,12 +24,15 @@ class Binary:
 
     name: str
     path: str | None
-    via: str  # "PATH" or the variable that pointed at it
+    via: str  # "PATH", "cache" (kagura-engineer's own install) or the variable that pointed at it
     problem: str | None = None
 
 
 def find_claude(env: Mapping[str, str] | None = None) -> Binary:
-    """`KAGURA_CLAUDE_BIN` when set (it must be executable), else `claude` on PATH."""
+    """`KAGURA_CLAUDE_BIN` when set (it must be executable), else the cached install at the
+    pin (`agent.install.cache_prefix`), else `claude` on PATH: the order `run` uses."""
+    from kagura_engineer.agent.install import cached_claude
+
     env = os.environ if env is None else env
     explicit = (env.get("KAGURA_CLAUDE_BIN") or "").strip()
     if explicit:
@@ -38,8 +41,13 @@ def find_claude(env: Mapping[str, str] | None = None) -> Binary:
         found = proc.which(explicit) if os.sep not in explicit else None
         if found:
             return Binary("claude", found, "KAGURA_CLAUDE_BIN")
-        return Binary("claude", None, "KAGURA_CLAUDE_BIN", f"KAGURA_CLAUDE_BIN={explicit} is not an executable file")
-    return Binary("claude", proc.which("claude"), "PATH")
+        return Binary(
+            "claude", None, "KAGURA_CLAUDE_BIN", f"KAGURA_CLAUDE_BIN={explicit} is not an executable file"
+        )
+    cached = cached_claude(env)
+    if cached:
+        return Binary("claude", cached, "cache")
+    return Binary("claude", proc.which("claude", path=env.get("PATH")), "PATH")
 
 
 def version_of(path: str, *args: str, timeout: float = 8.0) -> tuple[str | None, proc.Result]:

@@ -8,7 +8,7 @@ from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.model import Outcome, fail, ok, warn
 from kagura_engineer.doctor.tools import find_claude, version_of
 
-INSTALL = f"npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"
+INSTALL = f"kagura-engineer setup --fix claude-code (installs claude {CLAUDE_CODE_VERSION} into kagura-engineer's cache)"
 AUTH_HINT = (
     "export ANTHROPIC_API_KEY=<key>, or `claude setup-token` then export CLAUDE_CODE_OAUTH_TOKEN=<token>, "
     "or log in once with `claude` (/login)"
@@ -19,14 +19,16 @@ def check_claude_code(ctx: DoctorContext) -> Outcome:
     binary = find_claude(ctx.env)
     if binary.path is None:
         if binary.problem:
-            return fail(binary.problem, "point KAGURA_CLAUDE_BIN at the claude binary, or unset it to use PATH")
-        return fail("claude not found on PATH", f"{INSTALL} (or: kagura-engineer setup --fix claude-code)")
+            return fail(
+                binary.problem, "point KAGURA_CLAUDE_BIN at the claude binary, or unset it to use PATH"
+            )
+        return fail("claude not found (KAGURA_CLAUDE_BIN, kagura-engineer's cache or PATH)", INSTALL)
     version, result = version_of(binary.path)
     if version is None:
         why = f"exited {result.returncode}" if not result.timed_out else "timed out"
         tail = result.tail(200).splitlines()
         return fail(f"{binary.path} --version {why}{': ' + tail[-1] if tail else ''}", INSTALL)
-    where = binary.path if binary.via == "PATH" else f"{binary.path} (KAGURA_CLAUDE_BIN)"
+    where = binary.path if binary.via == "PATH" else f"{binary.path} ({binary.via})"
     source = anthropic_source(ctx.env)
     auth = f"auth: {source}" if source else "auth: none"
     detail = f"claude {version} at {where}, {auth}"
