@@ -49,6 +49,9 @@ SCALE_SUFFIX = ".scale"
 RESIDUAL_SUFFIX = ".residual"
 RESIDUAL_SCALE_SUFFIX = ".residual_scale"
 
+#: numpy and tokenizers are dependencies of kagura-engineer: missing, the install is broken.
+REINSTALL = "a dependency of kagura-engineer: reinstall it, e.g. pip install --force-reinstall kagura-engineer"
+
 _DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I8": "i1", "U8": "u1", "I32": "<i4", "I64": "<i8"}
 
 
@@ -64,7 +67,7 @@ def unavailable_reason(model_dir: Path = MODEL_DIR) -> str | None:
         try:
             __import__(module)
         except ImportError:
-            return f"{module} is not installed (pip install 'kagura-engineer[semantic]')"
+            return f"{module} is not installed ({REINSTALL})"
     for name in (WEIGHTS_FILE, TOKENIZER_FILE, MANIFEST_FILE):
         if not (model_dir / name).is_file():
             return f"the model file {name} is missing from {model_dir}"
@@ -77,7 +80,7 @@ def installed_reason(model_dir: Path = MODEL_DIR) -> str | None:
 
     for module in ("numpy", "tokenizers"):
         if find_spec(module) is None:
-            return f"{module} is not installed (pip install 'kagura-engineer[semantic]')"
+            return f"{module} is not installed ({REINSTALL})"
     for name in (WEIGHTS_FILE, TOKENIZER_FILE, MANIFEST_FILE):
         if not (model_dir / name).is_file():
             return f"the model file {name} is missing from {model_dir}"
