@@ -126,9 +126,15 @@ def loose_world(git_repo: Path, tmp_path: Path) -> Iterator[GoalWorld]:
 
 @pytest.fixture
 def cli_env(world, monkeypatch, tmp_path):
-    """The CLI pointed at the world: GitHub env, a repo.yaml, GITHUB_OUTPUT, cwd = the checkout."""
+    """The CLI pointed at the world: GitHub env, a repo.yaml, GITHUB_OUTPUT, cwd = the checkout,
+    and what driving needs before it starts (a claude, here one that is never run, and a key)."""
     for key, value in world.github.env().items():
         monkeypatch.setenv(key, value)
+    claude = tmp_path / "claude-never-run"
+    claude.write_text("#!/bin/sh\nexit 1\n")
+    claude.chmod(0o755)
+    monkeypatch.setenv("KAGURA_CLAUDE_BIN", str(claude))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-" + "g" * 30)
     config = tmp_path / "repo.yaml"
     config.write_text(f"profile: test\nmemory_backend: local\nlocal_memory_path: {world.db}\n")
     output = tmp_path / "github_output"

@@ -5,7 +5,8 @@ at the first blocked or failed one (re-run to resume). With --plan: print the re
 frontier as a matrix include list (and `matrix=` to $GITHUB_OUTPUT), drive nothing.
 
 Exit 0 every open issue shipped (or --plan printed) · 1 failed · 2 blocked, a dependency
-cycle, the goal budget, or issues still waiting on dependencies.
+cycle, the goal budget, issues still waiting on dependencies, or (without --plan) no claude or
+no model credential, checked before any network call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def main(args: argparse.Namespace) -> int:
 
     from kagura_engineer.goal.context import open_goal
 
+    if not args.plan:
+        from kagura_engineer.agent.preflight import require_agent
+
+        require_agent()
     unattended = args.unattended or os.environ.get("GITHUB_ACTIONS") == "true"
     with open_goal(args.config, args.milestone, unattended=unattended, live=not args.json,
                    need_checkout=not args.plan) as ctx:  # fmt: skip

@@ -1,7 +1,8 @@
 """`kagura-engineer review [target] [--fix]`: a gated review pinned to the head commit.
 
 Exit 0 green/yellow · 1 could not review (or the head moved while reviewing) · 2 red
-(also: `--fix` refused on a fork, or another job holds the target).
+(also: `--fix` refused on a fork, another job holds the target, or Claude is needed — to fix,
+or to review without kagura-code-reviewer — and claude or its credential is missing).
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ def main(args: argparse.Namespace) -> int:
     import sys
 
     from kagura_engineer.action.io import write_untrusted
+    from kagura_engineer.agent.preflight import require_agent
     from kagura_engineer.review.context import build_context
     from kagura_engineer.review.job import ReviewOptions, run_review
+    from kagura_engineer.review.reviewer import find_reviewer_binary
 
+    if args.fix or find_reviewer_binary() is None:
+        require_agent()
     options = ReviewOptions(target=args.target, base=args.base, fix=args.fix)
     with build_context(args.config, options, quiet=args.json) as ctx:
         outcome = run_review(ctx)

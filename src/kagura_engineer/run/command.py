@@ -1,6 +1,7 @@
 """`kagura-engineer run <issue>`: an issue becomes a pull request.
 
-Exit 0 shipped · 1 failed · 2 blocked (red, needs a person) or busy (another job holds it).
+Exit 0 shipped · 1 failed · 2 blocked (red, needs a person) or busy (another job holds it),
+or no claude / no model credential (checked first, before any network call).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ def main(args: argparse.Namespace) -> int:
     import sys
 
     from kagura_engineer.action.io import write_untrusted
+    from kagura_engineer.agent.preflight import require_agent
     from kagura_engineer.run.context import build_context
     from kagura_engineer.run.loop import RunOptions, run_issue
 
+    require_agent()
     options = RunOptions(
         issue=args.issue,
         base=args.base,
