@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kagura_engineer.errors import ConfigError, KaguraError
-from kagura_engineer.run.git import Git, slugify
+from kagura_engineer.run.git import Git, GitError, slugify
 
 _PR = re.compile(r"^#?(\d+)$")
 
@@ -73,8 +73,7 @@ def resolve_pr(
         sha = head.get("sha")
         local = f"refs/kagura/review/pr-{number}"
         source = f"refs/pull/{number}/head" if fork else f"refs/heads/{head_ref}"
-        repo.run("fetch", "--quiet", "--no-tags", "origin", f"+{source}:{local}",
-                 f"+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}")  # fmt: skip
+        fetch(repo, f"+{source}:{local}", f"+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}")
         fetched = repo.out("rev-parse", local)
         if fetched == sha:
             return Target(
@@ -91,7 +90,7 @@ def resolve_pr(
 def resolve_local(repo: Git, target: str, base: str | None, default_base: str) -> Target:
     """HEAD or a branch of this checkout (a branch only on origin is fetched)."""
     base_ref = base or default_base
-    repo.fetch(base_ref)
+    fetch(repo, f"+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}")
     base_sha = repo.out("rev-parse", f"refs/remotes/origin/{base_ref}")
     if target == "HEAD":
         head_sha = repo.head()
@@ -108,10 +107,28 @@ def resolve_local(repo: Git, target: str, base: str | None, default_base: str) -
                 f"no branch {target!r} here or on origin",
                 hint="give HEAD, a branch name or a pull request number",
             )
-        repo.fetch(target)
+        fetch(repo, f"+refs/heads/{target}:refs/remotes/origin/{target}")
         head_sha = repo.out("rev-parse", f"refs/remotes/origin/{target}")
     return Target(kind="branch", label=target, slug=f"branch-{_slug(target)}", base_ref=base_ref,
                   base_sha=base_sha, head_sha=head_sha, head_ref=target)  # fmt: skip
+
+
+def fetch(repo: Git, *refspecs: str) -> None:
+    """`git fetch origin REFSPEC...`; when it fails, git's whole message (redacted, one line) and
+    a hint, not just its last line ("... and the repository exists.")."""
+    result = repo.run("fetch", "--quiet", "--no-tags", "origin", *refspecs, check=False)
+    if result.ok:
+        return
+    lines = [line.strip() for line in result.tail(1200).splitlines() if line.strip()]
+    message = " ".join(lines)[:600] if lines else f"exit {result.returncode}"
+    if not repo.run("remote", "get-url", "origin", check=False).ok:
+        hint = (
+            "this checkout has no `origin` remote: review from a clone of the GitHub repository "
+            "(or add it: git remote add origin <url>)"
+        )
+    else:
+        hint = "check that origin is reachable and the branch exists there: git fetch origin"
+    raise GitError(f"git fetch failed: {message}", hint=hint)
 
 
 def _slug(branch: str) -> str:
