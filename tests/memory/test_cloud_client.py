@@ -14,7 +14,7 @@ from kagura_engineer import cli
 from kagura_engineer.errors import ConfigError, MemoryAuthError, MemoryStoreError, NeedsUserError
 from kagura_engineer.memory import cloud as cloud_module
 from kagura_engineer.memory.cloud import cloud_mcp_url, open_cloud
-from kagura_engineer.memory.jsonl import export_jsonl
+from kagura_engineer.memory.jsonl import export_jsonl, import_jsonl
 from kagura_engineer.sandbox.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
 
 from .cloud_fixture import Recorder, cloud_config, isolate_sdk_credentials, new_key
@@ -329,6 +329,22 @@ def test_export_pages_list_memories_and_reads_content(cloud, tmp_path, key, rec,
     assert [r["content"] for r in lines] == [f"content {n}\nsecond line" for n in range(7)]
     offsets = [r.q("offset") for r in cloud.requests if r.path == "/api/v1/memory/list"]
     assert offsets == ["0", "3", "6"]
+
+
+def test_import_skips_what_the_context_already_holds(cloud, tmp_path, key, rec):
+    lines = [
+        json.dumps(
+            {"summary": "Pin the CLI version in CI", "content": "use an exact version", "type": "lesson"}
+        ),
+        json.dumps({"summary": "Cache the npm prefix", "type": "lesson"}),
+    ]
+    with _open(cloud, tmp_path, key, rec) as client:
+        client.remember("Stored earlier, other summary", "use an exact version", "lesson")
+        first = import_jsonl(client, lines)
+        again = import_jsonl(client, lines)
+    assert (first.imported, first.already_stored) == (1, 1)
+    assert (again.imported, again.already_stored) == (0, 2)
+    assert len(cloud.memories) == 2
 
 
 def test_stats_report_the_context_and_outbox(cloud, tmp_path, key, rec):

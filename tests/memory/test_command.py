@@ -160,6 +160,46 @@ def test_export_to_stdout_piped_into_import_from_stdin(db: Path, tmp_path: Path)
     assert again.stdout == exported.stdout
 
 
+def test_reimporting_a_file_adds_nothing_and_says_what_it_skipped(db: Path, tmp_path: Path, capsys):
+    _seed(db)
+    assert run(capsys, "memory", "export", "a.jsonl")[0] == 0
+    code, out, _ = run(capsys, "memory", "import", "a.jsonl")
+    assert code == 0 and out == "imported 0 memories (skipped 3 already stored)\n"
+    code, out, _ = run(capsys, "memory", "import", "a.jsonl", "--json")
+    assert code == 0 and json.loads(out) == {"imported": 0, "already_stored": 3, "skipped": []}
+    assert json.loads(run(capsys, "memory", "stats", "--json")[1])["count"] == 3
+
+
+def test_already_stored_means_the_same_type_and_content(db: Path, tmp_path: Path, capsys):
+    run(
+        capsys,
+        "memory",
+        "remember",
+        "--summary",
+        "Run the linter first",
+        "--content",
+        "ruff check .",
+        "--type",
+        "lesson",
+    )
+    lines = [
+        {"summary": "Another summary, same lesson", "content": "ruff check .", "type": " lesson"},  # stored
+        {"summary": "Same content, another type", "content": "ruff check .", "type": "decision"},  # new
+        {"summary": "Run the linter first", "content": "ruff check . --fix", "type": "lesson"},  # new
+        {"summary": "Only a summary", "type": "note"},  # new: content = summary
+        {"summary": "Only a summary", "content": "Only a summary", "type": "note"},  # the line above again
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r) for r in lines), encoding="utf-8")
+    code, out, _ = run(capsys, "memory", "import", "in.jsonl", "--json")
+    assert code == 0 and json.loads(out) == {"imported": 3, "already_stored": 2, "skipped": []}
+    with LocalMemory(db) as mem:
+        stored = sorted((m.type, m.content) for m in mem.iter_memories())
+    assert stored == [
+        ("decision", "ruff check ."), ("lesson", "ruff check ."), ("lesson", "ruff check . --fix"),
+        ("note", "Only a summary"),
+    ]  # fmt: skip
+
+
 BAD_FILE = "\n".join(
     [
         json.dumps({"summary": "Valid line one", "type": "note"}),

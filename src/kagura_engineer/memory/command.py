@@ -248,10 +248,15 @@ def _import(args: argparse.Namespace) -> int:
         print(f"warning: {source}:{number}: skipped: {problem}", file=sys.stderr)
     if args.json:
         skipped = [{"line": n, "problem": p} for n, p in report.skipped]
-        print(json.dumps({"imported": report.imported, "skipped": skipped}))
+        print(
+            json.dumps(
+                {"imported": report.imported, "already_stored": report.already_stored, "skipped": skipped}
+            )
+        )
     else:
-        extra = f" ({len(report.skipped)} invalid lines skipped)" if report.skipped else ""
-        print(f"imported {report.imported} memories{extra}")
+        extra = [f"skipped {report.already_stored} already stored"] if report.already_stored else []
+        extra += [f"{len(report.skipped)} invalid lines skipped"] if report.skipped else []
+        print(f"imported {report.imported} memories" + (f" ({', '.join(extra)})" if extra else ""))
     return 0
 
 

@@ -8,7 +8,9 @@ any bad line stops it (nothing imported) unless `skip_invalid`, which skips and 
 
 Backends: export needs `iter_memories()` (both backends have it); import uses
 `remember_many(records)` when the backend has it (one transaction per batch, keeps
-`created_at`), else `remember` one record at a time.
+`created_at`), else `remember` one record at a time. "Already stored?" asks `stored(pairs)`
+(the local store: an indexed lookup), else reads `iter_memories()` once (Memory Cloud); a
+backend that can do neither imports without that check.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class Record(BaseModel):
 @dataclass
 class ImportReport:
     imported: int = 0
-    skipped: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # invalid lines
+    already_stored: int = 0  # records with the type and content of a stored memory (or earlier line)
 
 
 def record_line(memory: Memory) -> str:
@@ -136,6 +139,41 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[Record], list[tuple[int, str
     return records, bad
 
 
+def _key(record: Record) -> tuple[str, str]:
+    args = record.to_remember()
+    return args["type"].strip(), args["content"]
+
+
+def _new_records(memory: MemoryClient, records: list[Record], report: ImportReport) -> list[Record]:
+    """`records` without those already stored or repeated; counts them in `report.already_stored`."""
+    keys = [_key(r) for r in records]
+    stored_fn = getattr(memory, "stored", None)
+    if callable(stored_fn):
+        stored = set(stored_fn(set(keys)))
+    else:
+        stored = _listed(memory)
+    seen: set[tuple[str, str]] = set()
+    fresh: list[Record] = []
+    for record, key in zip(records, keys, strict=True):
+        if key in stored or key in seen:
+            report.already_stored += 1
+            continue
+        seen.add(key)
+        fresh.append(record)
+    return fresh
+
+
+def _listed(memory: MemoryClient) -> set[tuple[str, str]]:
+    """Every stored (type, content), read through `iter_memories()`; empty when it cannot list."""
+    iter_memories = getattr(memory, "iter_memories", None)
+    if not callable(iter_memories):
+        return set()
+    try:
+        return {(m.type.strip(), m.content) for m in iter_memories()}
+    except MemoryStoreError:
+        return set()  # e.g. Cloud unreachable: the import goes on (to the outbox) unchecked
+
+
 def _batches(records: list[Record]) -> Iterator[list[Record]]:
     for start in range(0, len(records), BATCH):
         yield records[start : start + BATCH]
@@ -161,6 +199,7 @@ def import_jsonl(
             hint="fix the file, or pass --skip-invalid to import the valid lines",
         )
     report = ImportReport(skipped=bad)
+    records = _new_records(memory, records, report)
     total = len(records)
     many = getattr(memory, "remember_many", None)
     last_reported, last_time = 0, time.monotonic()

@@ -106,6 +106,11 @@ COSINE_CANDIDATES = 100
 FILL_PER_RECALL = 64
 FILL_BATCH = 16
 FILL_SECONDS = 1.0
+#: For `memory import`'s "already stored?" (same type and content): an index on the type and a
+#: prefix of the content, made on the first import (not a migration: older versions ignore it).
+DEDUPE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS memories_dedupe ON memories(type, length(content), substr(content, 1, 64))"
+)
 #: Every column of `memories` but the vector (what a `Memory` is read from).
 COLUMNS = "n, id, external_id, summary, content, type, tags, importance, details, created_at, created_ts, updated_at"
 #: Rows by number from a JSON list (one parameter however many). CROSS JOIN pins the plan to
@@ -690,6 +695,27 @@ class LocalMemory:
                 )
                 for (r, content), vector in zip(items, vectors, strict=True)
             ]
+
+    def stored(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (type, content) pairs some memory already has (types compared stripped)."""
+        pairs = list(pairs)
+        if not pairs:
+            return set()
+        with self.transaction() as conn:
+            conn.execute(DEDUPE_INDEX)
+        found: set[tuple[str, str]] = set()
+        with self._read() as conn:
+            for type_, content in pairs:
+                # Whole content compared here: with `content = ?2` in the WHERE clause SQLite
+                # (3.40) stops using the expression index and scans the table.
+                rows = conn.execute(
+                    """SELECT content FROM memories WHERE type = ?1 AND length(content) = length(?2)
+                       AND substr(content, 1, 64) = substr(?2, 1, 64)""",
+                    (type_.strip(), content),
+                ).fetchall()
+                if any(row[0] == content for row in rows):
+                    found.add((type_, content))
+        return found
 
     def _insert(
         self,
