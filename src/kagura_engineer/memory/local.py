@@ -408,6 +408,9 @@ class LocalMemory:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise MemoryStoreError(f"{path.parent}: cannot create directory ({exc.strerror})") from None
+        from kagura_engineer.scratch import exclude_scratch
+
+        exclude_scratch(path)  # `.kagura/memory.db` in a checkout: keep `git status` clean
         if path.exists():
             # Mode bits, not just access(): root can write anything, but a file whose owner
             # removed every write bit is meant to be read-only.
