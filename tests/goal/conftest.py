@@ -104,7 +104,9 @@ class GoalWorld:
         return [gh.get_pull(p["number"]) for p in self.github.open_pulls()]
 
     def origin_file(self, branch: str, path: str) -> str | None:
-        out = subprocess.run(["git", "show", f"{branch}:{path}"], cwd=self.origin, capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "show", f"{branch}:{path}"], cwd=self.origin, capture_output=True, text=True
+        )
         return out.stdout if out.returncode == 0 else None
 
 

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("milestone", help="milestone title")
-    parser.add_argument("--plan", action="store_true", help="print the ready frontier as a matrix include list")
-    parser.add_argument("--unattended", action="store_true", help="never wait for input; halt as blocked instead")
+    parser.add_argument(
+        "--plan", action="store_true", help="print the ready frontier as a matrix include list"
+    )
+    parser.add_argument(
+        "--unattended", action="store_true", help="never wait for input; halt as blocked instead"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

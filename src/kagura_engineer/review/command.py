@@ -12,7 +12,9 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", default="HEAD", help="HEAD (default), a branch, or a PR number")
-    parser.add_argument("--base", metavar="BRANCH", help="compare against this base (default: the PR base or default branch)")
+    parser.add_argument(
+        "--base", metavar="BRANCH", help="compare against this base (default: the PR base or default branch)"
+    )
     parser.add_argument("--fix", action="store_true", help="on red, fix the blocking findings and re-review")
 
 

@@ -11,11 +11,27 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("issue", type=int, help="issue number")
-    parser.add_argument("--base", metavar="BRANCH", help="base branch (default: repo.yaml base_branch, else the default branch)")
-    parser.add_argument("--max-usd", type=float, metavar="USD", help="stop before spending more than this (default: budget.max_usd)")
-    parser.add_argument("--max-turns", type=int, metavar="N", help="stop before this many model turns (default: budget.max_turns)")
+    parser.add_argument(
+        "--base",
+        metavar="BRANCH",
+        help="base branch (default: repo.yaml base_branch, else the default branch)",
+    )
+    parser.add_argument(
+        "--max-usd",
+        type=float,
+        metavar="USD",
+        help="stop before spending more than this (default: budget.max_usd)",
+    )
+    parser.add_argument(
+        "--max-turns",
+        type=int,
+        metavar="N",
+        help="stop before this many model turns (default: budget.max_turns)",
+    )
     parser.add_argument("--no-remember", action="store_true", help="do not write the outcome to memory")
-    parser.add_argument("--unattended", action="store_true", help="never wait for input; halt as blocked instead")
+    parser.add_argument(
+        "--unattended", action="store_true", help="never wait for input; halt as blocked instead"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
