@@ -82,10 +82,13 @@ def test_labeled_issue_decides_run_and_reports_it(tmp_path, git_repo, standin):
     outputs = parse_file_commands(texts["output"])
     assert outputs["intent"] == "run #42", proc.stdout + proc.stderr
     # the real `run` is dispatched; no claude binary is installed in this environment, which
-    # needs a person: blocked, exit 2, annotated, and the reason says what is missing
+    # needs a person: blocked, exit 2 before any work, annotated, and the reason says what is missing
     assert (proc.returncode, outputs["status"]) == (2, "blocked"), proc.stdout
-    assert "::warning title=kagura-engineer run::" in proc.stdout
-    assert "claude executable was not found" in proc.stdout
+    assert (
+        "::error title=kagura-engineer run::error[needs-user]: claude (Claude Code) is not installed"
+        in proc.stdout
+    )
+    assert "kagura-engineer setup --fix claude-code" in proc.stdout
     assert outputs["savepoint"] == "run/acme/widgets/issue-42"
     progress = [
         c
