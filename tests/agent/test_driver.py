@@ -84,7 +84,10 @@ def test_the_child_environment_is_the_allow_list(tmp_path):
                "ACTIONS_RUNTIME_TOKEN": "rt-333", "INPUT_GITHUB_TOKEN": "in-444", "GH_TOKEN": "ghs_5555555555555555555"}  # fmt: skip
     run(tmp_path, binary, environ=environ(tmp_path, **secrets))
     env = json.loads(log.read_text().splitlines()[0])["env"]
-    assert env["ANTHROPIC_API_KEY"] == "sk-ant-fake-key-000000"
+    # the key's own variable holds the model proxy's placeholder, never the key
+    assert env["ANTHROPIC_API_KEY"] not in ("", "sk-ant-fake-key-000000")
+    assert env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+    assert "sk-ant-fake-key-000000" not in json.dumps(env)
     assert not set(secrets) & set(env) and not set(secrets.values()) & set(env.values())
 
 
