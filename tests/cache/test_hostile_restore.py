@@ -230,7 +230,7 @@ def test_a_genuine_store_is_accepted_and_its_memories_survive(make_job, service,
     notes: list[str] = []
     with LocalMemory(job.db, warn=notes.append, semantic=False) as store:
         assert [m.summary for m in store.recall("paginates cursors")] == [summary]
-        assert store.stats()["schema_version"] == 2
+        assert store.stats()["schema_version"] == 3
     assert notes == []
 
 

@@ -38,17 +38,18 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in state
 
 
-def _processes_with(tmp: Path) -> list[int]:
-    """Live processes whose environment names this test's TMPDIR (the demo and its children)."""
-    needle = f"TMPDIR={tmp}".encode()
+def _in_sessions(sids: set[int]) -> list[int]:
+    """Live processes in these sessions: the demo's own (it was started in a new one) and each
+    claude's (the driver starts claude in a session of its own). Only /proc/PID/stat is read
+    (the session id), never another process's environment."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
                 continue
-            if needle in environ.split(b"\0") and _alive(int(entry.name)):
+            if int(fields[3]) in sids and _alive(int(entry.name)):
                 found.append(int(entry.name))
     return found
 
@@ -57,13 +58,15 @@ class Demo:
     """`kagura-engineer demo` as a process, with a sleeping stand-in claude unless `claude` is given."""
 
     def __init__(self, tmp: Path, claude: str | None = None) -> None:
+        from agentspace import AGENT_PYTHON  # the stand-in claude runs as the agent user when root
+
         self.tmp = tmp
         self.marker = tmp / "claude-pids"
         if claude is None:
             fake = tmp / "claude"
             fake.write_text(
                 SLEEPING_CLAUDE.format(
-                    python=sys.executable, version=CLAUDE_CODE_VERSION, marker=str(self.marker)
+                    python=AGENT_PYTHON, version=CLAUDE_CODE_VERSION, marker=str(self.marker)
                 )
             )
             fake.chmod(0o755)
@@ -71,7 +74,7 @@ class Demo:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONPATH": SRC,
                "KAGURA_CLAUDE_BIN": claude, "LANG": "C.UTF-8"}  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kagura_engineer", "demo"], env=env, cwd=tmp,
+            [sys.executable, "-m", "kagura_engineer", "demo"], env=env, cwd=tmp, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -106,18 +109,17 @@ class Demo:
 
     def left_behind(self) -> list[str]:
         leftovers = [p.name for p in self.tmp.glob("kagura-demo-*")]
-        leftovers += [f"pid {pid}" for pid in _processes_with(self.tmp)]
-        if self.marker.exists():
-            leftovers += [f"claude {pid}" for pid in map(int, self.marker.read_text().split()) if _alive(pid)]
+        claudes = list(map(int, self.marker.read_text().split())) if self.marker.exists() else []
+        leftovers += [f"pid {pid}" for pid in _in_sessions({self.proc.pid, *claudes})]
         return leftovers
 
 
 @pytest.fixture
-def demo(tmp_path):
+def demo(agent_dir):
     started: list[Demo] = []
 
     def start() -> Demo:
-        started.append(Demo(tmp_path))
+        started.append(Demo(agent_dir))
         return started[-1]
 
     yield start

@@ -269,7 +269,7 @@ def test_stats_human_and_json(db: Path, capsys):
     code, out, _ = run(capsys, "memory", "stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["count"] == 3 and stats["by_type"]["lesson"] == 1
-    assert stats["schema_version"] == 2 and stats["outbox_pending"] == 0 and stats["db_bytes"] > 0
+    assert stats["schema_version"] == 3 and stats["outbox_pending"] == 0 and stats["db_bytes"] > 0
     code, out, _ = run(capsys, "memory", "stats")
     assert code == 0 and "count" in out and "lesson 1" in out
 

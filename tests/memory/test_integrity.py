@@ -114,7 +114,7 @@ def test_an_old_schema_with_a_foreign_trigger_is_rejected_too(tmp_path):
 def test_a_schema_version_that_does_not_match_the_tables_is_rejected(tmp_path):
     path = genuine(tmp_path / "memory.db", "mislabelled")
     tamper(path, "UPDATE schema_version SET version = 1")
-    assert_rejected(path, "schema_version says 1 but the tables are version 2")
+    assert_rejected(path, "schema_version says 1 but the tables are version 3")
 
 
 def test_an_old_schema_is_accepted_migrated_and_its_memories_survive(tmp_path):
@@ -124,7 +124,7 @@ def test_an_old_schema_is_accepted_migrated_and_its_memories_survive(tmp_path):
         assert [m.summary for m in store.recall("release branch")] == [
             "the release branch is cut on Thursdays"
         ]
-        assert store.stats()["schema_version"] == 2
+        assert store.stats()["schema_version"] == 3
     assert warnings == []
 
 
@@ -162,4 +162,4 @@ def test_restored_db_problem_wants_a_non_empty_sound_store(tmp_path):
     assert restored_db_problem(genuine(tmp_path / "memory.db", "fine")) is None
     newer = genuine(tmp_path / "newer.db", "from the future")
     tamper(newer, "UPDATE schema_version SET version = 7")
-    assert restored_db_problem(newer) == "schema version 7 is newer than this kagura-engineer's (2)"
+    assert restored_db_problem(newer) == "schema version 7 is newer than this kagura-engineer's (3)"

@@ -30,7 +30,7 @@ def test_fresh_path_creates_parents_in_wal_mode_with_a_schema_version(tmp_path: 
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert conn.execute("SELECT count(*) FROM memories").fetchone()[0] == 1
     finally:
         conn.close()
@@ -274,7 +274,7 @@ def test_stats(store: LocalMemory):
     stats = store.stats()
     assert stats["count"] == 3
     assert stats["by_type"] == {"lesson": 2, "failure": 1}
-    assert stats["schema_version"] == 2
+    assert stats["schema_version"] == 3
     assert stats["db_bytes"] > 0
     assert stats["outbox_pending"] == 0
 

@@ -113,7 +113,7 @@ def test_an_empty_file_becomes_a_store(tmp_path: Path):
     path.touch()
     with LocalMemory(path) as mem:
         mem.remember("Stored in a file that was empty", "x", "note")
-        assert mem.stats()["schema_version"] == 2
+        assert mem.stats()["schema_version"] == 3
 
 
 def test_leftovers_of_a_killed_creator_are_swept(tmp_path: Path):
@@ -197,5 +197,5 @@ def test_a_kill_during_creation_never_leaves_a_half_built_store(tmp_path: Path):
     for path in paths:
         warnings: list[str] = []
         with LocalMemory(path, warn=warnings.append) as mem:
-            assert mem.stats()["schema_version"] == 2
+            assert mem.stats()["schema_version"] == 3
         assert warnings == []

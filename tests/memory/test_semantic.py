@@ -246,7 +246,7 @@ def test_stats_show_model_coverage_and_index(db: Path, tmp_path: Path, capsys: p
     code, out, _ = cli(capsys, "memory", "stats", "--json")
     stats = json.loads(out)
     n = len(LESSONS)
-    assert code == 0 and stats["schema_version"] == 2
+    assert code == 0 and stats["schema_version"] == 3
     assert stats["embedding_model"] == get_encoder().model_id
     assert stats["vectors"] == n and stats["vector_coverage"] == f"{n}/{n} (100.0%)"
     assert stats["vector_index"].startswith("in the database") and stats["vector_index_bytes"] == n * 384 * 4
@@ -325,7 +325,7 @@ def test_a_v1_database_upgrades_in_place_and_fills_vectors_lazily(tmp_path: Path
     total = len(fillers) + len(LESSONS)
     with LocalMemory(path) as mem:
         stats = mem.stats()
-        assert stats["schema_version"] == 2 and stats["count"] == total
+        assert stats["schema_version"] == 3 and stats["count"] == total
         assert stats["vector_coverage"] == f"0/{total} (0.0%)"
         # FTS5 answers while vectors are missing; the query's own matches are embedded first.
         found = mem.recall("Windows installer signing", k=1)

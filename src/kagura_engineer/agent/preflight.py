@@ -32,7 +32,7 @@ def model_credential(environ: Mapping[str, str] | None = None) -> str | None:
     environ = os.environ if environ is None else environ
     source = anthropic_source(environ)
     if source is not None:
-        return str(source)
+        return source.name if source.name in PROVIDER_ENV else str(source)
     return next((n for n in PROVIDER_ENV if (environ.get(n) or "").strip().lower() not in _OFF), None)
 
 

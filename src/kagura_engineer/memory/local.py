@@ -1,6 +1,6 @@
 """The local memory backend: one SQLite file (stdlib `sqlite3`), WAL, FTS5.
 
-Layout (schema version 2, recorded in `schema_version`; older files upgrade in place):
+Layout (schema version 3, recorded in `schema_version`; older files upgrade in place):
 
 - `memories`: one row per memory (`id` a UUID, optional unique `external_id` so the Cloud
   failover can write the same memory under a stable id), with `memories_fts`, an FTS5
@@ -89,7 +89,7 @@ ENV_PATH = "KAGURA_MEMORY_DB"
 #: `0`/`off`/`false`/`no` turns semantic recall off: no vectors written, keyword-only recall.
 ENV_SEMANTIC = "KAGURA_MEMORY_SEMANTIC"
 VECTOR_DIM = 384
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
 MAX_EXPLORE_DEPTH = 5
 MAX_EDGE_WEIGHT = 3.0
@@ -106,11 +106,6 @@ COSINE_CANDIDATES = 100
 FILL_PER_RECALL = 64
 FILL_BATCH = 16
 FILL_SECONDS = 1.0
-#: For `memory import`'s "already stored?" (same type and content): an index on the type and a
-#: prefix of the content, made on the first import (not a migration: older versions ignore it).
-DEDUPE_INDEX = (
-    "CREATE INDEX IF NOT EXISTS memories_dedupe ON memories(type, length(content), substr(content, 1, 64))"
-)
 #: Every column of `memories` but the vector (what a `Memory` is read from).
 COLUMNS = "n, id, external_id, summary, content, type, tags, importance, details, created_at, created_ts, updated_at"
 #: Rows by number from a JSON list (one parameter however many). CROSS JOIN pins the plan to
@@ -207,6 +202,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TRIGGER memories_vec_ad AFTER DELETE ON memories WHEN old.embedding IS NOT NULL BEGIN
             UPDATE vector_state SET version = version + 1, deletes = deletes + 1 WHERE id = 1;
         END""",
+    ),
+    3: (
+        # `memory import`'s "already stored?" (same type and content): the type and a prefix of
+        # the content. Part of the schema, so a restored DB's exact-schema check knows it.
+        "CREATE INDEX memories_dedupe ON memories(type, length(content), substr(content, 1, 64))",
     ),
 }
 
@@ -704,8 +704,6 @@ class LocalMemory:
         pairs = list(pairs)
         if not pairs:
             return set()
-        with self.transaction() as conn:
-            conn.execute(DEDUPE_INDEX)
         found: set[tuple[str, str]] = set()
         with self._read() as conn:
             for type_, content in pairs:
