@@ -166,6 +166,15 @@ def test_the_quick_start_installs_from_the_clone_not_the_other_pypi_project() ->
     assert f"pipx install {tag}" in quick and f"uv tool install {tag}" in quick
 
 
+def test_the_readme_workflow_is_the_example_without_its_comment_lines() -> None:
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(?P<yaml>name: kagura-engineer \(issue label\).*?)```", text, re.S)
+    assert block, "the README shows examples/workflows/issue-label.yml"
+    example = (ROOT / "examples" / "workflows" / "issue-label.yml").read_text(encoding="utf-8")
+    kept = [line for line in example.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert block["yaml"].splitlines() == kept
+
+
 @pytest.mark.parametrize("doc", [README, *DOCS], ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_install_command_fetches_the_other_kagura_engineer(doc: Path) -> None:
     assert PYPI_INSTALL.findall(doc.read_text(encoding="utf-8")) == []
