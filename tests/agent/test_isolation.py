@@ -217,7 +217,8 @@ def test_not_root_is_partial_isolation_with_one_warning_line(tmp_path: Path) -> 
 
 
 def test_doctor_says_how_the_agent_is_isolated() -> None:
-    from kagura_engineer.doctor.checks.isolation import check, reachable_by_others
+    from kagura_engineer.agent.user import reachable_by_others
+    from kagura_engineer.doctor.checks.isolation import check
     from kagura_engineer.doctor.context import DoctorContext
 
     outcome = check(DoctorContext(env={"PATH": "/usr/bin:/bin"}, cwd=Path.cwd(), config=None))
@@ -226,3 +227,20 @@ def test_doctor_says_how_the_agent_is_isolated() -> None:
     else:
         assert outcome.status.name == "WARN" and "partial" in outcome.detail
     assert reachable_by_others("/bin/sh") and not reachable_by_others("/root/.bashrc")
+
+
+@root_only
+def test_a_claude_in_a_private_folder_is_run_through_a_link_the_agent_can_reach(tmp_path: Path) -> None:
+    from kagura_engineer.agent.user import agent_executable
+
+    private = tmp_path / "home" / ".cache" / "claude"
+    private.parent.mkdir(parents=True)
+    private.write_text("#!/bin/sh\necho claude-ok\n")
+    private.chmod(0o755)
+    linked = agent_executable(str(private))
+    assert linked != str(private) and Path(linked).read_bytes() == private.read_bytes()
+    space = agent_space(tmp_path)
+    assert proc.run([linked], user=space.user, timeout=30).stdout.strip() == "claude-ok"
+    assert proc.run([str(private)], user=space.user, timeout=30).returncode != 0  # the original is out of reach
+    assert agent_executable(str(private)) == linked  # made once
+    assert agent_executable("/bin/sh") == "/bin/sh"

@@ -122,8 +122,12 @@ def drive_agent(
         reason = "turns" if max_turns < 1 else "usd"
         return AgentResult(STOPPED_STATUS[reason], stopped_by=reason, notes="no budget left to start the agent")
     user = getattr(space, "user", None)
-    if user is not None and env_options is None:
-        env_options = EnvOptions(config_dir=space.config_dir, tmpdir=space.tmp)
+    if user is not None:
+        from kagura_engineer.agent.user import agent_executable
+
+        binary = agent_executable(binary, environ)
+        if env_options is None:
+            env_options = EnvOptions(config_dir=space.config_dir, tmpdir=space.tmp)
     env = claude_env(environ, env_options)
     mcp_config = getattr(config, "memory_mcp_config", None)
     if allowed_tools is None:

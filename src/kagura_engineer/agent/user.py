@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import sys
 from collections.abc import Iterable, Mapping
@@ -150,6 +151,45 @@ def _write_account(name: str) -> tuple[int, int]:
     except OSError as exc:
         raise IsolationError(f"cannot create the {name} account: {exc.strerror}") from None
     return uid, uid
+
+
+def reachable_by_others(path: str | os.PathLike[str]) -> bool:
+    """Whether a user other than the owner can execute `path` (o+x on it and every folder above)."""
+    real = Path(os.path.realpath(path))
+    for part in [real, *real.parents]:
+        try:
+            if not part.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def agent_executable(binary: str, environ: Mapping[str, str] | None = None) -> str:
+    """`binary`, or a link to it the agent user can execute when a folder above it is private.
+
+    e.g. claude installed in root's `~/.cache` (HOME=/root is 0700): a hard link (a copy across
+    file systems) in `$KAGURA_AGENT_ROOT/bin`, root-owned and 0755, made once per version.
+    """
+    if not is_root() or reachable_by_others(binary):
+        return binary
+    environ = os.environ if environ is None else environ
+    real = Path(os.path.realpath(binary))
+    root = Path(environ.get("KAGURA_AGENT_ROOT") or DEFAULT_ROOT)
+    _own_dir(root, 0, 0, 0o711)
+    bindir = root / "bin"
+    _own_dir(bindir, 0, 0, 0o755)
+    st = real.stat()
+    target = bindir / f"{real.name}-{st.st_size}-{int(st.st_mtime)}"
+    if not target.is_file():
+        partial = target.with_name(target.name + f".{os.getpid()}.tmp")
+        try:
+            os.link(real, partial)
+        except OSError:
+            shutil.copy2(real, partial)
+        os.chmod(partial, 0o755)
+        os.replace(partial, target)
+    return str(target)
 
 
 def lock_down(paths: Iterable[str | os.PathLike[str] | None]) -> list[str]:

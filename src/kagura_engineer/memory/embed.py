@@ -51,7 +51,7 @@ RESIDUAL_SCALE_SUFFIX = ".residual_scale"
 
 #: numpy and tokenizers are dependencies of kagura-engineer: missing, the install is broken.
 REINSTALL = (
-    "a dependency of kagura-engineer: reinstall it, e.g. pip install --force-reinstall kagura-engineer"
+    "a dependency of kagura-engineer: reinstall it from its repository, e.g. pip install --force-reinstall ."
 )
 
 _DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I8": "i1", "U8": "u1", "I32": "<i4", "I64": "<i8"}
