@@ -242,7 +242,7 @@ class SavepointStore:
                 lease
                 and not force
                 and takeover_reason(lease) is None
-                and lease.holder != Holder.current(lease.holder.run_id)
+                and lease.holder != Holder.current(lease.holder.run_id, lease.holder.run_attempt)
             ):
                 raise _busy(key, lease)
             return None
@@ -286,8 +286,9 @@ class SavepointStore:
         """Take the lease on `key` for `ttl_seconds` (creating the savepoint if needed).
 
         Succeeds when the lease is free, ours already, expired, or held by a holder that is
-        gone (a dead process on this host, or a run `is_run_finished` says has finished);
-        otherwise BusyError naming the holder. `is_run_finished` is asked outside any lock.
+        gone (a dead process on this host, an earlier attempt of our own workflow run, or a
+        run `is_run_finished` says has finished); otherwise BusyError naming the holder.
+        `is_run_finished` is asked outside any lock.
         """
         check_key(key)
         for _attempt in range(5):
@@ -295,7 +296,7 @@ class SavepointStore:
             seen = current.lease if current else None
             takeover: str | None = None
             if seen is not None and seen.holder != holder:
-                takeover = takeover_reason(seen, utcnow(), is_run_finished)
+                takeover = takeover_reason(seen, utcnow(), is_run_finished, claimant=holder)
                 if takeover is None:
                     raise _busy(key, seen)
 

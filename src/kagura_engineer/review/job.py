@@ -122,7 +122,7 @@ class ReviewJob:
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> ReviewOutcome:
-        from kagura_engineer.memory.lease import Holder
+        from kagura_engineer.memory.lease import Holder, github_run_finished
 
         ctx = self.ctx
         self.target = target = ctx.resolve()
@@ -134,7 +134,10 @@ class ReviewJob:
         holder = Holder.current(ctx.options.run_id)
         ttl = self.cfg.budget.max_minutes * 60 * (self.cfg.review.max_loops + 1) + 600
         try:
-            ctx.store.acquire(self.key, holder, ttl)
+            # a review killed with its lease held (a cancelled job) does not block the next one
+            # until expiry: once GitHub reports the holder's workflow run finished, it is taken over
+            finished = github_run_finished(ctx.gh) if ctx.gh is not None else None
+            ctx.store.acquire(self.key, holder, ttl, is_run_finished=finished)
         except BusyError as exc:
             # the comment shows the other job's progress: leave it alone
             self.comment = None
