@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kagura_engineer.action.intent import Intent
     from kagura_engineer.action.io import ActionIO
     from kagura_engineer.config import Config
+    from kagura_engineer.run.trigger import TriggerText
 
 OUTPUTS = ("status", "intent", "pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint")
 MODEL_COMMANDS = ("run", "review", "goal")
@@ -258,6 +259,7 @@ class _Job:
         ctx = DispatchContext(
             config_path=self.config_path, base_branch=inputs.base_branch, max_usd=inputs.max_budget_usd,
             max_turns=inputs.max_turns, draft=inputs.draft, warn=lambda m: aio.warning(m, title="kagura-engineer"),
+            trigger=trigger_text(intent, self.event),
         )  # fmt: skip
         dispatcher = self.dispatcher or dispatch
         with aio.group(intent.label()):
@@ -523,6 +525,18 @@ def _int_or_none(value: Any) -> int | None:
         return int(value) if value is not None and str(value).strip() else None
     except (TypeError, ValueError):
         return None
+
+
+def trigger_text(intent: Intent, event: Event | None) -> TriggerText | None:
+    """For a run: the issue's title and body as the event carried them (None: the payload has
+    no text for that issue, e.g. workflow_dispatch; the run then reads the issue itself)."""
+    from kagura_engineer.run.trigger import TriggerText
+
+    if intent.command != "run" or event is None or event.body is None or event.is_pull_request:
+        return None
+    if intent.issue is None or event.number != intent.issue:
+        return None
+    return TriggerText(title=event.title, body=event.body)
 
 
 def resume_hint(intent: Intent) -> str:

@@ -20,12 +20,15 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.action.intent import Intent
 from kagura_engineer.action.io import write_untrusted
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.proc import redact
+
+if TYPE_CHECKING:
+    from kagura_engineer.run.trigger import TriggerText
 
 STATUSES = ("shipped", "blocked", "failed", "skipped", "busy")
 
@@ -40,6 +43,8 @@ class DispatchContext:
     max_turns: int | None = None
     draft: bool = False
     warn: Callable[[str], None] = lambda message: None
+    #: run: the issue's title and body at trigger time (from the event payload), if it carried them
+    trigger: TriggerText | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ def dispatch(intent: Intent, ctx: DispatchContext) -> Outcome:
         ctx.warn(f"`{argv[0]}` does not accept {flag.split('=')[0]} in this version; ignored")
     args.config = ctx.config_path
     args.json = True
+    if args.command == "run":
+        args.trigger = ctx.trigger  # typed, not a flag: a person's `run` has no trigger text
     module = importlib.import_module(cli.COMMANDS[args.command][0])
     buffer = io.StringIO()
     error = hint = None

@@ -48,6 +48,9 @@ class Event:
     is_pull_request: bool = False
     draft: bool = False
     title: str = ""
+    #: the issue's or PR's body as the payload carried it, i.e. at trigger time ("" when empty);
+    #: None when the payload has no issue or pull request
+    body: str | None = None
     label: str | None = None  # the label just added or removed
     assignee: str | None = None  # the login just assigned or unassigned
     comment: Comment | None = None
@@ -135,6 +138,7 @@ def event_from_payload(
         is_pull_request=is_pr,
         draft=bool(pull.get("draft")) if pull else bool(issue.get("draft")),
         title=str(subject.get("title") or ""),
+        body=str(subject.get("body") or "") if subject else None,
         label=str(_map(payload.get("label")).get("name") or "") or None,
         assignee=(_actor(payload.get("assignee")) or Actor("")).login or None,
         comment=comment,

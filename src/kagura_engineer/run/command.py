@@ -53,6 +53,7 @@ def main(args: argparse.Namespace) -> int:
         remember=not args.no_remember,
         unattended=args.unattended or os.environ.get("GITHUB_ACTIONS") == "true",
         run_id=os.environ.get("GITHUB_RUN_ID") or None,
+        trigger=getattr(args, "trigger", None),  # set by the Action's dispatch, never on the command line
     )
     with build_context(args.config, options, live=not args.json) as ctx:
         outcome = run_issue(ctx)

@@ -23,6 +23,7 @@ from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.run import gate
 from kagura_engineer.run.git import Git, branch_name
 from kagura_engineer.run.outcome import PHASES, RunOutcome
+from kagura_engineer.run.trigger import TriggerText, issue_at_trigger
 
 
 @dataclass
@@ -36,6 +37,8 @@ class RunOptions:
     run_id: str | None = None
     #: set by `goal` when this issue builds on a dependency's open PR (base = that PR's head)
     stacked_on: int | None = None
+    #: the issue's title and body as the triggering event carried them (the Action); see run/trigger.py
+    trigger: TriggerText | None = None
 
 
 @dataclass
@@ -150,7 +153,8 @@ class IssueRun:
         if dropped:
             proc_warn("the savepoint held values that fail validation, ignored: " + ", ".join(dropped))
         self.sp = sp
-        self.issue = self.ctx.gh.get_issue(self.ctx.options.issue)
+        n, trigger = self.ctx.options.issue, self.ctx.options.trigger
+        self.issue = issue_at_trigger(self.ctx.gh, n, self.ctx.gh.get_issue(n), trigger)
         self.outcome.cost_usd = sp.cost_usd or 0.0
         self.outcome.branch = sp.branch
 
