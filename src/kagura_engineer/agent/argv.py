@@ -1,11 +1,13 @@
 """The claude argv and environment: built from config and inputs, never a shell string.
 
-argv (2.1.331; the prompt goes last, after `--`, so no prompt text can read as a flag):
+argv (2.1.331; the prompt goes last, after `--`, so no prompt text can read as a flag, and
+with its `@` mentions defused, so no prompt text can attach a file):
 
     claude -p --output-format stream-json --verbose --include-partial-messages
            --max-turns <max_turns> --max-budget-usd <max_usd*1.1>   (CLI backstops)
            --append-system-prompt <harness rules> --json-schema <closing report>
-           --strict-mcp-config [--mcp-config <file>] [--model M] [--resume SESSION]
+           --strict-mcp-config [--setting-sources user] [--mcp-config <file>] [--model M]
+           [--resume SESSION]
            --tools Read,Write,Edit,Glob,Grep,Bash --disallowedTools <deny rules...>
            --allowedTools <rules...> -- <prompt>
 
@@ -211,6 +213,8 @@ class Invocation:
     tools: tuple[str, ...] | None = BUILTIN_TOOLS
     mcp_config: str | None = None
     partial_messages: bool = True
+    #: `--setting-sources` (None: the CLI's default); "user" turns project files off (project_files.py)
+    setting_sources: str | None = None
 
 
 def backstop_turns(max_turns: int) -> int:
@@ -228,6 +232,21 @@ def backstop_usd(max_usd: float) -> float:
     return round(max(0.01, max_usd * 1.10), 4)
 
 
+#: After every "@" in a prompt: the CLI then finds no `@path` mention to attach (measured, 2.1.331).
+MENTION_BREAK = "\u200b"
+
+
+def defuse_mentions(prompt: str) -> str:
+    """The prompt with every `@` followed by a zero-width space.
+
+    `claude -p` treats `@path` in the prompt (after whitespace, quoted, in code fences too)
+    as a file mention and sends that file's content with the request — any readable path,
+    absolute ones included. Prompts carry untrusted text (issue bodies, a stranger's diff),
+    so no mention in them may pick files for the model.
+    """
+    return prompt.replace("@", "@" + MENTION_BREAK)
+
+
 def build_argv(inv: Invocation) -> list[str]:
     argv = [inv.binary, "-p", "--output-format", "stream-json", "--verbose"]
     if inv.partial_messages:
@@ -236,6 +255,8 @@ def build_argv(inv: Invocation) -> list[str]:
     argv += ["--append-system-prompt", inv.system]
     argv += ["--json-schema", json.dumps(dict(inv.json_schema), separators=(",", ":"))]
     argv.append("--strict-mcp-config")
+    if inv.setting_sources is not None:
+        argv += ["--setting-sources", inv.setting_sources]
     if inv.mcp_config:
         argv += ["--mcp-config", inv.mcp_config]
     if inv.model:
@@ -250,7 +271,7 @@ def build_argv(inv: Invocation) -> list[str]:
     rules = list(dict.fromkeys(inv.allowed))
     if rules:
         argv += ["--allowedTools", *rules]  # variadic: ended by the `--` below
-    argv += ["--", inv.prompt]
+    argv += ["--", defuse_mentions(inv.prompt)]
     return argv
 
 

@@ -92,6 +92,7 @@ def drive_agent(
     tools: Sequence[str] | None = BUILTIN_TOOLS,
     allowed_tools: Sequence[str] | None = None,
     system: str | None = None,
+    setting_sources: str | None = None,
     environ: Mapping[str, str] | None = None,
     env_options: EnvOptions | None = None,
     binary: str | None = None,
@@ -106,9 +107,11 @@ def drive_agent(
     `on_session(id)` fires as soon as the stream names the session (save it: a killed
     job can `--resume` it); `on_event(call)` for every tool call (`str(call)` is a
     one-line, redacted description for the progress comment); `on_stream(event)` for
-    every parsed event. A session that cannot be resumed (another machine, or killed
-    before its transcript was written) is started afresh, and `resumed` says which.
-    `space` (agent.user.AgentSpace): run claude as its user, with its config and tmp dirs.
+    every parsed event. `setting_sources` is claude's `--setting-sources` ("user": no project
+    settings or memory, for a checkout a stranger wrote). A session that cannot be resumed
+    (another machine, or killed before its transcript was written) is started afresh, and
+    `resumed` says which. `space` (agent.user.AgentSpace): run claude as its user, with its
+    config and tmp dirs.
     """
     environ = os.environ if environ is None else environ
     binary = binary or find_claude(environ)
@@ -138,7 +141,7 @@ def drive_agent(
         system=system or HARNESS_RULES, model=getattr(config, "model", None), resume=resume,
         json_schema=json_schema or REPORT_SCHEMA, allowed=tuple(without_push(allowed_tools)),
         denied=tuple(deny_rules([] if user is not None else _git_dirs(cwd))), tools=tuple(tools) if tools is not None else None,
-        mcp_config=mcp_config,
+        mcp_config=mcp_config, setting_sources=setting_sources,
     )  # fmt: skip
     proxy = model_proxy(environ, max_usd)
     if proxy is None:

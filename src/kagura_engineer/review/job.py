@@ -11,8 +11,9 @@
   harness commits, pushes and reviews again, at most `review.max_loops` times, stopping
   early when a loop leaves the same blocking findings ((file, title) pairs). "Could not
   review" never triggers a fix. Every step of a loop is saved (see `fixloop`).
-- Fork PRs: `--fix` is refused, and Claude Code's configuration is restored from the base
-  before any agent reads the code (see `safety`).
+- Fork PRs: `--fix` is refused; Claude Code's project files are restored from the base
+  before any agent reads the code, and the Claude reviewer loads no project settings or
+  memory from the checkout (see `safety` and `agent.project_files`).
 
 Exit 0 green/yellow · 1 could not review (or the head moved) · 2 red (or refused, busy).
 """
@@ -217,7 +218,8 @@ class ReviewJob:
             restored = getattr(tree, "restored", [])
             self.outcome.restored = sorted(set(self.outcome.restored) | set(restored))
         context_file = self._context(target)
-        result = self.ctx.reviewer.review(tree, target.base_sha, head, context_file, self._budget())
+        result = self.ctx.reviewer.review(tree, target.base_sha, head, context_file, self._budget(),
+                                          untrusted_project=target.fork)  # fmt: skip
         self._spend(result.cost_usd)
         self._write_report(result)
         if result.envelope is None:
@@ -541,7 +543,7 @@ def _refused(target: Target, ctx: ReviewContext) -> KaguraError:
 
 
 def restore(tree: Any, base_sha: str) -> list[str]:
-    from kagura_engineer.review.safety import restore_from_base
+    from kagura_engineer.agent.project_files import restore_from_base
 
     return restore_from_base(tree, base_sha)
 
