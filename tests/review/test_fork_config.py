@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from functools import partial
 from pathlib import Path
 
 from kagura_engineer.agent import drive_agent
@@ -80,7 +79,11 @@ def test_the_driver_passes_setting_sources_to_claude(world, tmp_path):
     fake.write_text(FAKE_CLAUDE.format(python=sys.executable, log=str(log), stream=str(stream)))
     fake.chmod(0o755)
     environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANTHROPIC_API_KEY": "sk-ant-fake-key-000000"}
-    agent = partial(drive_agent, binary=str(fake), environ=environ)
+
+    def agent(**kwargs):
+        # as this test's user: the fake and its log live in this test's (private) tmp dir
+        return drive_agent(**{**kwargs, "space": None}, binary=str(fake), environ=environ)
+
     fork, _ = fork_with_planted_config(world)
     same, _ = world.pr("feature", {"calc.py": BUGGY})
     for number in (fork, same):
