@@ -200,7 +200,7 @@ def test_unavailable_without_numpy_or_tokenizers(tmp_path: Path) -> None:
         out = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, check=True)
         available, message = out.stdout.strip().split(" | ")
         assert available == "False"
-        assert module in message and "pip install --force-reinstall kagura-engineer" in message
+        assert module in message and "pip install --force-reinstall ." in message
     assert embed.available() is True
 
 
