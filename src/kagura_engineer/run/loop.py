@@ -39,6 +39,10 @@ class RunOptions:
     stacked_on: int | None = None
     #: the issue's title and body as the triggering event carried them (the Action); see run/trigger.py
     trigger: TriggerText | None = None
+    #: False (eval's "off" arm): the prompt carries no recalled memory at all
+    recall: bool = True
+    #: set by `eval`: stop at the gate's verdict (no final push, PR or memory write)
+    evaluate: bool = False
 
 
 @dataclass
@@ -127,6 +131,11 @@ class IssueRun:
             if not self._retry_possible(verdict):
                 raise Halt(verdict.reason)
             self._reopen_for_fix()
+        if self.ctx.options.evaluate:
+            self.sp.phase = "evaluated"
+            self._save()
+            self.outcome.status = "evaluated"
+            return
         self._phase("push", self._push)
         self._phase("pr", self._pr)
         if self.ctx.options.remember:
@@ -195,6 +204,9 @@ class IssueRun:
     # -- phases ---------------------------------------------------------------------------
     def _grounded(self) -> None:
         if "grounding" in self.sp.data:
+            return
+        if not self.ctx.options.recall:
+            self.sp.data["grounding"] = []
             return
         query = f"{self.issue.get('title', '')}\n{(self.issue.get('body') or '')[:500]}"
         try:

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PHASES = ("grounded", "branch", "implement", "checks", "gate", "push", "pr", "remember")
-EXIT_CODES = {"shipped": 0, "failed": 1, "blocked": 2, "busy": 2}
+EXIT_CODES = {"shipped": 0, "evaluated": 0, "failed": 1, "blocked": 2, "busy": 2}
 
 
 @dataclass
 class RunOutcome:
-    status: str  # shipped | blocked | failed | busy
+    status: str  # shipped | blocked | failed | busy | evaluated (eval: stopped at the gate)
     issue: int
     branch: str | None = None
     pr_number: int | None = None
