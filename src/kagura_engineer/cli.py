@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("kagura_engineer.run.command", "turn an issue into a pull request"),
     "review": ("kagura_engineer.review.command", "review HEAD, a branch or a PR; --fix repairs it"),
     "goal": ("kagura_engineer.goal.command", "drive a milestone's issues in dependency order"),
+    "eval": (
+        "kagura_engineer.eval.command",
+        "run issues with recall on and off and compare (pushes nothing)",
+    ),
     "memory": ("kagura_engineer.memory.command", "recall, remember, export, import, stats"),
     "savepoint": ("kagura_engineer.memory.savepoint_command", "list, show or clear savepoints"),
     "cache": ("kagura_engineer.cache.command", "restore or save the memory DB in the Actions cache"),

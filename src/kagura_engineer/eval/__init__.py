@@ -1,0 +1,1 @@
+"""`kagura-engineer eval`: the same issues with recall on and off, in throwaway repositories."""

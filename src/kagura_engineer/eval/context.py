@@ -1,0 +1,80 @@
+"""Wiring for an evaluation: config, read-only GitHub, the team's memory, eval's own store.
+
+Eval's store is a local SQLite file of its own, `.kagura/eval/eval.db` in the checkout
+(run savepoints, the evaluation's savepoint and its lease), and its throwaway repositories
+go under `.kagura/eval/work/`; the team's store is opened only when it exists (opening a
+missing local store would create one) and is only recalled from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kagura_engineer.eval.drive import EvalContext
+
+EVAL_DIR = Path(".kagura") / "eval"
+
+
+def _say(line: str) -> None:
+    from kagura_engineer.action.io import write_untrusted
+
+    write_untrusted(line, sys.stderr)  # lines may carry issue text
+
+
+def open_team_memory(config: Any) -> tuple[Any | None, list[str]]:
+    """The team's store (None when a local one does not exist yet) and the paths to protect."""
+    from kagura_engineer.memory.base import open_memory
+
+    if config.memory_backend == "local":
+        from kagura_engineer.memory.local import local_path
+
+        path = local_path(config)
+        if not path.exists():
+            _say(f"warning: no team memory at {path}: recall on has nothing to recall")
+            return None, []
+        return open_memory(config), [str(path.parent)]
+    return open_memory(config), []
+
+
+@contextmanager
+def open_eval(config_path: str | None, *, live: bool) -> Iterator[EvalContext]:
+    """Build the context from repo.yaml and the environment; closes both stores on the way out."""
+    from kagura_engineer.agent import drive_agent
+    from kagura_engineer.config import load_config
+    from kagura_engineer.errors import ConfigError
+    from kagura_engineer.eval.guard import ReadOnlyGitHub
+    from kagura_engineer.github.client import GitHub
+    from kagura_engineer.memory.local import LocalMemory
+    from kagura_engineer.memory.savepoint import SavepointStore
+    from kagura_engineer.run.context import checkout_root, repository_from_origin
+    from kagura_engineer.scratch import exclude_scratch
+
+    config = load_config(config_path)
+    checkout = checkout_root()
+    repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_origin(checkout)
+    if not repository:
+        raise ConfigError(
+            "cannot tell which GitHub repository this is",
+            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
+        )
+    gh = ReadOnlyGitHub(GitHub.from_env(repository=repository))
+    workdir = checkout.cwd / EVAL_DIR
+    workdir.mkdir(parents=True, exist_ok=True)
+    exclude_scratch(workdir)
+    team, protect = open_team_memory(config)
+    own = LocalMemory(workdir / "eval.db", semantic=False)
+    try:
+        yield EvalContext(
+            config=config, gh=gh, team_memory=team, store=SavepointStore(own), checkout=checkout,
+            workdir=workdir / "work", agent=drive_agent, run_id=os.environ.get("GITHUB_RUN_ID") or None,
+            say=_say if live else (lambda line: None), protect=protect + [str(workdir)],
+        )  # fmt: skip
+    finally:
+        own.close()
+        if team is not None:
+            team.close()
