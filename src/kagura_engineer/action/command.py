@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kagura_engineer.run.trigger import TriggerText
 
 OUTPUTS = ("status", "intent", "pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint")
-MODEL_COMMANDS = ("run", "review", "goal")
+MODEL_COMMANDS = ("run", "review", "goal", "eval")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ in this process with `--json`: its one JSON object on stdout becomes the `Outcom
 the Action's outputs). Flags a command does not accept in this version are dropped with a
 warning instead of failing the job. Errors become exit codes exactly as in `cli.dispatch`.
 
-Tests substitute another callable with the same signature for `run`/`review`/`goal`.
+Tests substitute another callable with the same signature for `run`/`review`/`goal`/`eval`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from kagura_engineer.proc import redact
 if TYPE_CHECKING:
     from kagura_engineer.run.trigger import TriggerText
 
-STATUSES = ("shipped", "blocked", "failed", "skipped", "busy")
+STATUSES = ("shipped", "blocked", "failed", "skipped", "busy", "evaluated")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,17 @@ def command_argv(intent: Intent, ctx: DispatchContext) -> list[str]:
         if not intent.milestone:
             raise ValueError("goal needs a resolved milestone")
         argv = ["goal", intent.milestone, "--plan" if intent.plan else "--unattended"]
+    elif intent.command == "eval":
+        target = (
+            f"--issues={','.join(map(str, intent.issues))}"
+            if intent.issues
+            else f"--milestone={intent.milestone}"
+        )
+        argv = ["eval", target, f"--repeat={intent.repeat}"]
+        if ctx.base_branch:
+            argv.append(f"--base={ctx.base_branch}")
+        if ctx.max_usd is not None:
+            argv.append(f"--max-usd={ctx.max_usd:g}")  # for the whole evaluation
     elif intent.command == "doctor":
         argv = ["doctor"]
     else:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from kagura_engineer.errors import ConfigError
 
-COMMANDS = ("auto", "run", "review", "goal", "doctor")
+COMMANDS = ("auto", "run", "review", "goal", "eval", "doctor")
 MEMORY_BACKENDS = ("auto", "cloud", "local")
 #: secret input -> the canonical environment variable the in-process commands read
 SECRET_INPUTS: dict[str, str] = {
@@ -66,6 +66,8 @@ class Inputs:
     issue: int | None = None
     pr: int | None = None
     milestone: str | None = None
+    issues: tuple[int, ...] = ()  # eval: the issues to run with recall on and off
+    repeat: int | None = None  # eval: runs per issue and arm
     config: str | None = None
     github_token: str = field(default="", repr=False)
     anthropic_api_key: str = field(default="", repr=False)
@@ -112,6 +114,12 @@ def _number(name: str, value: str) -> int | None:
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"input '{name}' must be an issue or pull request number, got {value!r}")
     return int(text)
+
+
+def number_list(name: str, value: str) -> tuple[int, ...]:
+    """A comma- or newline-separated list of issue numbers (`12, #15`), in order, no repeats."""
+    numbers = [_number(name, item) for item in _list(value)]
+    return tuple(dict.fromkeys(n for n in numbers if n is not None))
 
 
 def _positive(name: str, value: str, kind: type) -> int | float | None:
@@ -174,6 +182,8 @@ def parse_inputs(environ: Mapping[str, str]) -> Inputs:
         issue=_number("issue", get("issue")),
         pr=_number("pr", get("pr")),
         milestone=get("milestone") or None,
+        issues=number_list("issues", get("issues")),
+        repeat=_positive("repeat", get("repeat"), int),
         config=get("config") or None,
         github_token=get("github_token"),
         anthropic_api_key=get("anthropic_api_key"),

@@ -7,7 +7,8 @@ Order of the rules (first match wins):
    bot login), anything done by the bot login itself, and bots not listed in
    `allowed_bots` → skip, with no reply.
 2. An explicit input `command` (anything but `auto`) → that command; its target comes from
-   the `issue`/`pr`/`milestone` inputs, else from the event.
+   the `issue`/`pr`/`milestone` inputs, else from the event. `eval` only runs when asked for
+   this way: its issues come from `issues` (or `issue`), else from `milestone`.
 3. Auto-detection by event:
    - `issues` labeled with the trigger label, or assigned to the bot login → `run #N`
      (on a pull request: `review #N`). `opened` is not a trigger: an issue opened with the
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 from kagura_engineer.action.event import Event
 from kagura_engineer.action.gates import bot_allowed, is_own_comment, own_logins
-from kagura_engineer.action.inputs import Inputs
+from kagura_engineer.action.inputs import Inputs, number_list
 from kagura_engineer.config import Config
 from kagura_engineer.errors import ConfigError
 
@@ -51,7 +52,7 @@ PR_EVENTS_REVIEWED = ("opened", "synchronize", "ready_for_review")
 class Intent:
     """What this job will do, and for whom."""
 
-    command: str  # run | review | goal | doctor | skip
+    command: str  # run | review | goal | eval | doctor | skip
     reason: str  # one line: why
     issue: int | None = None
     pr: int | None = None
@@ -60,6 +61,8 @@ class Intent:
     fix: bool = False
     plan: bool = False  # goal: only print the ready frontier as a matrix (`goal --plan`)
     resume: bool = False
+    issues: tuple[int, ...] = ()  # eval: the issues (empty: the milestone's open issues)
+    repeat: int = 1  # eval: runs per issue and arm
     actor: str | None = None  # whose permission gates the work (None: nobody to check)
     trusted_bot: bool = False  # the actor is a bot listed in allowed_bots
     comment_id: int | None = None  # the triggering issue comment (for a 👀 reaction)
@@ -186,7 +189,27 @@ def _explicit(event: Event, inputs: Inputs, config: Config) -> Intent:
         return Intent("review", why, pr=pr, fix=inputs.fix, explicit=True, **_who(event, inputs))
     if inputs.command == "goal":
         return _goal(event, inputs, config, why, explicit=True)
+    if inputs.command == "eval":
+        return _eval(event, inputs, why)
     return Intent("doctor", why, explicit=True, **_who(event, inputs))
+
+
+def _eval(event: Event, inputs: Inputs, why: str) -> Intent:
+    issues = inputs.issues
+    if not issues:
+        issues = number_list("issues", _dispatch_value(event, "issues") or "")
+    single = inputs.issue or _number(_dispatch_value(event, "issue"), "issue")
+    if not issues and single:
+        issues = (single,)
+    milestone = None if issues else (inputs.milestone or _dispatch_value(event, "milestone"))
+    if not issues and not milestone:
+        raise ConfigError(
+            "command 'eval' needs issues or a milestone: set the `issues` or `milestone` input",
+            hint="e.g. `issues: 12,15,18` or `milestone: v0.3`",
+        )
+    repeat = inputs.repeat or _number(_dispatch_value(event, "repeat"), "repeat") or 1
+    return Intent("eval", why, issues=issues, milestone=milestone, repeat=repeat, explicit=True,
+                  **_who(event, inputs))  # fmt: skip
 
 
 def _on_issues(event: Event, inputs: Inputs, config: Config) -> Intent:
