@@ -75,7 +75,7 @@ class Intent:
         return self.command == "skip"
 
     def label(self) -> str:
-        """`run #42`, `review #7 --fix`, `goal 'v0.3'`, `doctor`, `skip`."""
+        """`run #42`, `review #7 --fix`, `goal 'v0.3'`, `eval #12,#15 ×3`, `doctor`, `skip`."""
         if self.command == "run":
             return f"run #{self.issue}" + (" (resume)" if self.resume else "")
         if self.command == "review":
@@ -86,6 +86,9 @@ class Intent:
                 if self.nearest_due and not self.milestone
                 else f"goal {self.milestone!r}"
             ) + (" --plan" if self.plan else "")
+        if self.command == "eval":
+            target = ",".join(f"#{n}" for n in self.issues) if self.issues else repr(self.milestone)
+            return f"eval {target}" + (f" ×{self.repeat}" if self.repeat > 1 else "")
         return self.command
 
 
