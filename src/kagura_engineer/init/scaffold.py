@@ -20,6 +20,7 @@ WORKFLOWS: dict[str, str] = {
     "review": "pr-review-fix.yml",
     "milestone": "dispatch-milestone.yml",
     "nightly": "nightly-goal.yml",
+    "eval": "eval.yml",
 }
 WORKFLOW_DIR = ".github/workflows"
 WORKFLOW_PREFIX = "kagura-"
