@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-CHOICES = ("issue", "comment", "review", "milestone", "nightly", "all")
+CHOICES = ("issue", "comment", "review", "milestone", "nightly", "eval", "all")
 VERBS = {
     "create": ("wrote", "would write"),
     "overwrite": ("overwrote", "would overwrite"),
