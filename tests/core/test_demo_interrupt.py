@@ -71,7 +71,9 @@ class Demo:
             )
             fake.chmod(0o755)
             claude = str(fake)
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONPATH": SRC,
+        home = tmp / "home"  # apart from the stand-in: as root the harness closes its HOME to the agent user
+        home.mkdir(exist_ok=True)
+        env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": SRC,
                "KAGURA_CLAUDE_BIN": claude, "LANG": "C.UTF-8"}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kagura_engineer", "demo"], env=env, cwd=tmp, start_new_session=True,
