@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import mmap
+import os
 import struct
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,16 @@ MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length (the tokenizer.jso
 LN_EPS = 1e-12
 #: A text longer than this is tokenised from a prefix cut at whitespace first (exact: see `_token_ids`).
 PREFIX_CHARS = 16 * MAX_TOKENS
+#: Packed tokens per forward batch (measured on 2 cores: 256-row products already run near
+#: BLAS's peak; larger batches only make the activations fall out of cache).
+TOKENS_PER_BATCH = 2_048
+MAX_BATCH = 256
+#: Threads that run batches side by side (at most one per usable core).
+MAX_WORKERS = 4
+#: Attention scores per chunk (g × heads × L × L floats; 256k ≈ 1 MB stays in cache).
+SCORES_PER_CHUNK = 256 * 1024
+#: Rows per block of the GELU's elementwise passes (its four scratch rows stay in cache).
+GELU_ROWS = 64
 SCALE_SUFFIX = ".scale"
 RESIDUAL_SUFFIX = ".residual"
 RESIDUAL_SCALE_SUFFIX = ".residual_scale"
@@ -201,32 +213,41 @@ class Encoder:
         # looks up are dequantised, so 30522 rows cost neither load time nor resident memory.
         word = "embeddings.word_embeddings.weight"
         self._word = {k: v for k, v in t.items() if k.startswith(word)}
-        self._pos = _matrix(t, "embeddings.position_embeddings.weight")
-        self._type0 = _matrix(t, "embeddings.token_type_embeddings.weight")[0]
+        # Every token is of type 0: its embedding is folded into the position embeddings.
+        self._pos = (
+            _matrix(t, "embeddings.position_embeddings.weight")
+            + _matrix(t, "embeddings.token_type_embeddings.weight")[0]
+        )
         self._ln0 = (_vector(t, "embeddings.LayerNorm.weight"), _vector(t, "embeddings.LayerNorm.bias"))
+        # Every matrix is kept as the right-hand side of `x @ w`: (in, out), contiguous float32.
+        # Q, K and V are one (384 → 1152) product, with 1/√d folded into Q (no pass over the scores).
+        scale = np.float32(1.0 / np.sqrt(DIM // HEADS))
         self._layers = []
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
             att = p + "attention.self."
-            # Q, K and V as one (384 → 1152) product: one BLAS call instead of three.
             wqkv = np.concatenate([_matrix(t, att + n + ".weight") for n in ("query", "key", "value")])
             bqkv = np.concatenate([_vector(t, att + n + ".bias") for n in ("query", "key", "value")])
+            wqkv[:DIM] *= scale
+            bqkv[:DIM] *= scale
             self._layers.append(
-                (
-                    wqkv,
+                _Layer(
+                    _transposed(wqkv),
                     bqkv,
-                    _matrix(t, p + "attention.output.dense.weight"),
+                    _transposed(_matrix(t, p + "attention.output.dense.weight")),
                     _vector(t, p + "attention.output.dense.bias"),
                     _vector(t, p + "attention.output.LayerNorm.weight"),
                     _vector(t, p + "attention.output.LayerNorm.bias"),
-                    _matrix(t, p + "intermediate.dense.weight"),
+                    _transposed(_matrix(t, p + "intermediate.dense.weight")),
                     _vector(t, p + "intermediate.dense.bias"),
-                    _matrix(t, p + "output.dense.weight"),
+                    _transposed(_matrix(t, p + "output.dense.weight")),
                     _vector(t, p + "output.dense.bias"),
                     _vector(t, p + "output.LayerNorm.weight"),
                     _vector(t, p + "output.LayerNorm.bias"),
                 )
             )
+        self._spare: list[_Workspace] = []  # scratch buffers not in use by a batch
+        self._spare_lock = threading.Lock()
 
     @classmethod
     def shipped(cls, model_dir: Path = MODEL_DIR) -> Encoder:
@@ -254,8 +275,13 @@ class Encoder:
         """Vector length (384)."""
         return DIM
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Embed `texts`: float32 (len(texts), 384), each row of unit length, in input order."""
+    def encode(self, texts: Sequence[str], batch_size: int = MAX_BATCH) -> np.ndarray:
+        """Embed `texts`: float32 (len(texts), 384), each row of unit length, in input order.
+
+        Texts are sorted by token count and packed without padding into batches of at most
+        `batch_size` texts and about TOKENS_PER_BATCH tokens; with several batches and a
+        single-threaded BLAS, one thread per core runs them side by side.
+        """
         import numpy as np
 
         if isinstance(texts, str):
@@ -265,13 +291,28 @@ class Encoder:
         ids = [self._token_ids(t) for t in texts]
         out = np.empty((len(ids), DIM), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = len(ids[rows[-1]])
-            tokens = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                tokens[r, : len(ids[i])] = ids[i]
-            out[rows] = self._forward(tokens, [len(ids[i]) for i in rows])
+        batches: list[list[int]] = []
+        tokens = 0
+        for i in order:
+            if not batches or len(batches[-1]) >= batch_size or tokens + len(ids[i]) > TOKENS_PER_BATCH:
+                batches.append([])
+                tokens = 0
+            batches[-1].append(i)
+            tokens += len(ids[i])
+
+        def run(rows: list[int]) -> None:
+            out[rows] = self._forward([ids[i] for i in rows])
+
+        workers = min(len(batches), _parallel_workers())
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kagura-embed") as pool:
+                for done in pool.map(run, batches):
+                    del done
+        else:
+            for rows in batches:
+                run(rows)
         return out
 
     def _token_ids(self, text: str) -> list[int]:
@@ -288,61 +329,154 @@ class Encoder:
                     return ids
         return self._tok.encode(text).ids
 
-    def _forward(self, tokens: np.ndarray, lengths: list[int]) -> np.ndarray:
-        """Embeddings of one padded batch: `tokens` (b, n), row r real up to `lengths[r]`."""
+    def _forward(self, seqs: list[list[int]]) -> np.ndarray:
+        """Embeddings of one batch on scratch buffers reused across batches and calls."""
+        total = sum(len(s) for s in seqs)
+        with self._spare_lock:
+            ws = self._spare.pop() if self._spare else None
+        if ws is None or ws.capacity < total:
+            ws = _Workspace(max(total, TOKENS_PER_BATCH))
+        try:
+            return self._run(seqs, ws)
+        finally:
+            with self._spare_lock:
+                self._spare.append(ws)
+
+    def _run(self, seqs: list[list[int]], ws: _Workspace) -> np.ndarray:
+        """Embeddings of one batch of token-id sequences, sorted by length (shortest first).
+
+        The sequences are packed end to end, (total tokens, 384), without padding: every
+        dense layer works on real tokens only. Attention runs per run of equal-length
+        sequences (`_attention`), so a text's vector cannot depend on what it was batched with.
+        """
         import numpy as np
 
-        b, n = tokens.shape
-        x = _matrix(self._word, "embeddings.word_embeddings.weight", tokens)
-        x += self._pos[:n]
-        x += self._type0
-        x = _layer_norm(x.reshape(b * n, DIM), *self._ln0)
-        for wqkv, bqkv, wo, bo, g1, b1, wi, bi, wo2, bo2, g2, b2 in self._layers:
-            qkv = x @ wqkv.T  # weights are (out, in): BLAS reads the transpose in place
-            qkv += bqkv
-            ctx = _attention(qkv.reshape(b, n, 3, HEADS, DIM // HEADS), lengths)
-            attn = ctx.reshape(b * n, DIM) @ wo.T
-            attn += bo
-            attn += x
-            x = _layer_norm(attn, g1, b1)
-            h = x @ wi.T
-            h += bi
-            h = _gelu(h)
-            y = h @ wo2.T
-            y += bo2
-            y += x
-            x = _layer_norm(y, g2, b2)
-        x = x.reshape(b, n, DIM)
-        pooled = np.stack([x[r, :length].mean(axis=0) for r, length in enumerate(lengths)])
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        total = int(lengths.sum())
+        starts = np.zeros(len(seqs), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=total)
+        positions = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+        x = ws.x[:total]
+        x[:] = _matrix(self._word, "embeddings.word_embeddings.weight", flat)
+        x += self._pos[positions]
+        _layer_norm(x, *self._ln0)
+        runs = _equal_runs(lengths)
+        qkv, ctx, h, y = ws.qkv[:total], ws.ctx[:total], ws.h[:total], ws.y[:total]
+        for layer in self._layers:
+            np.matmul(x, layer.wqkv, out=qkv)
+            qkv += layer.bqkv
+            _attention(qkv, ctx, runs)
+            np.matmul(ctx, layer.wo, out=y)
+            y += layer.bo
+            x += y
+            _layer_norm(x, layer.g1, layer.b1)
+            np.matmul(x, layer.wi, out=h)
+            h += layer.bi
+            _gelu(h, ws.gelu)
+            np.matmul(h, layer.wo2, out=y)
+            y += layer.bo2
+            x += y
+            _layer_norm(x, layer.g2, layer.b2)
+        pooled = np.add.reduceat(x, starts, axis=0)
+        pooled /= lengths[:, None].astype(np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", pooled, pooled))[:, None]
+        pooled /= np.maximum(norms, np.float32(1e-12))
+        return pooled
 
 
-def _attention(qkv: np.ndarray, lengths: list[int]) -> np.ndarray:
-    """Multi-head self-attention context, (b, n, heads, d), from q, k, v in `qkv` (b, n, 3, heads, d).
+@dataclass(frozen=True)
+class _Layer:
+    """One transformer layer's parameters, matrices as (in, out) contiguous float32."""
 
-    One sequence at a time over its real tokens only: padding is neither a key nor a query
-    (its rows stay zero), so no mask is needed and a text's vector cannot depend on what it
-    was batched with; the (heads, n, n) scores also stay in cache, 2× faster at 256 tokens.
-    """
+    wqkv: np.ndarray
+    bqkv: np.ndarray
+    wo: np.ndarray
+    bo: np.ndarray
+    g1: np.ndarray
+    b1: np.ndarray
+    wi: np.ndarray
+    bi: np.ndarray
+    wo2: np.ndarray
+    bo2: np.ndarray
+    g2: np.ndarray
+    b2: np.ndarray
+
+
+class _Workspace:
+    """Activation buffers for up to `capacity` packed tokens (one set per thread)."""
+
+    def __init__(self, capacity: int) -> None:
+        import numpy as np
+
+        self.capacity = capacity
+        self.x = np.empty((capacity, DIM), dtype=np.float32)
+        self.y = np.empty((capacity, DIM), dtype=np.float32)
+        self.ctx = np.empty((capacity, DIM), dtype=np.float32)
+        self.qkv = np.empty((capacity, 3 * DIM), dtype=np.float32)
+        self.h = np.empty((capacity, 4 * DIM), dtype=np.float32)
+        self.gelu = np.empty((4, GELU_ROWS, 4 * DIM), dtype=np.float32)
+
+
+def _transposed(w: np.ndarray) -> np.ndarray:
     import numpy as np
 
-    b, n, _, heads, d = qkv.shape
-    out = np.zeros((b, n, heads, d), dtype=np.float32)
-    scale = np.float32(1.0 / np.sqrt(d))
-    for r, length in enumerate(lengths):
-        q = qkv[r, :length, 0].transpose(1, 0, 2)  # (heads, L, d)
-        k = qkv[r, :length, 1].transpose(1, 2, 0)  # (heads, d, L)
-        v = qkv[r, :length, 2].transpose(1, 0, 2)  # (heads, L, d)
-        scores = q @ k
-        scores *= scale
-        scores -= scores.max(axis=-1, keepdims=True)
-        # Floored so exp() never returns subnormals, whose arithmetic is ~100× slower.
-        np.maximum(scores, np.float32(-80.0), out=scores)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        out[r, :length] = (scores @ v).transpose(1, 0, 2)
-    return out
+    return np.ascontiguousarray(w.T)
+
+
+def _parallel_workers() -> int:
+    """Threads to run batches on: one per usable core when BLAS itself is single-threaded
+    (as `memory/local.py` arranges), else 1 (BLAS threads and ours would contend)."""
+    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or ""
+    if blas.strip() != "1":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def _equal_runs(lengths: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first token, sequences, length) of each run of equal lengths in sorted `lengths`."""
+    runs: list[tuple[int, int, int]] = []
+    token = seq = 0
+    n = len(lengths)
+    while seq < n:
+        length = int(lengths[seq])
+        end = seq
+        while end < n and lengths[end] == length:
+            end += 1
+        runs.append((token, end - seq, length))
+        token += (end - seq) * length
+        seq = end
+    return runs
+
+
+def _attention(qkv: np.ndarray, ctx: np.ndarray, runs: list[tuple[int, int, int]]) -> None:
+    """Multi-head self-attention of packed sequences into `ctx` (tokens, 384), from `qkv`
+    (tokens, 3 × 384, Q pre-scaled by 1/√d), one run of equal-length sequences at a time
+    (chunked so the (g, heads, L, L) scores stay in cache)."""
+    import numpy as np
+
+    d = DIM // HEADS
+    for first, count, length in runs:
+        step = max(1, SCORES_PER_CHUNK // (HEADS * length * length))
+        for g0 in range(0, count, step):
+            g = min(step, count - g0)
+            at = first + g0 * length
+            block = qkv[at : at + g * length].reshape(g, length, 3, HEADS, d)
+            q = block[:, :, 0].transpose(0, 2, 1, 3)  # (g, heads, L, d)
+            k = block[:, :, 1].transpose(0, 2, 3, 1)  # (g, heads, d, L)
+            v = block[:, :, 2].transpose(0, 2, 1, 3)  # (g, heads, L, d)
+            scores = q @ k
+            scores -= scores.max(axis=-1, keepdims=True)
+            # Floored so exp() never returns subnormals, whose arithmetic is ~100× slower.
+            np.maximum(scores, np.float32(-80.0), out=scores)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            out = ctx[at : at + g * length].reshape(g, length, HEADS, d).transpose(0, 2, 1, 3)
+            np.matmul(scores, v, out=out)
 
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -362,17 +496,19 @@ _P = 0.3275911
 _A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
-def _gelu(x: np.ndarray, rows: int = 16) -> np.ndarray:
+def _gelu(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """Exact (erf) GELU, x·Φ(x), as BERT's `hidden_act: gelu`, in place on 2-D `x`.
 
     numpy has no erf, so A&S 7.1.26, written without branches or cancellation as
-    gelu(x) = max(x, 0) − |x|·erfc(|x|/√2)/2. It runs over blocks of `rows` rows with
-    preallocated scratch so the dozen elementwise passes stay in cache (≈3× faster than
-    whole-array passes on a (1000, 1536) activation).
+    gelu(x) = max(x, 0) − |x|·erfc(|x|/√2)/2. It runs over blocks of GELU_ROWS rows on
+    `scratch` (4, rows, width), preallocated by the caller, so the dozen elementwise passes
+    stay in cache (≈3× faster than whole-array passes on a (1000, 1536) activation).
     """
     import numpy as np
 
-    scratch = np.empty((4, min(rows, x.shape[0]), x.shape[1]), dtype=np.float32)
+    if scratch is None or scratch.shape[2] != x.shape[1]:
+        scratch = np.empty((4, min(GELU_ROWS, x.shape[0]), x.shape[1]), dtype=np.float32)
+    rows = scratch.shape[1]
     for start in range(0, x.shape[0], rows):
         xs = x[start : start + rows]
         a, z, t, p = (buf[: xs.shape[0]] for buf in scratch)

@@ -60,10 +60,6 @@ PREFILTER_KEEP = 2_000
 DELTA_MIN = 1_000
 DELTA_FRACTION = 0.1
 SPOT_CHECKS = 8
-#: Word pieces per encoder batch: short texts run many to a batch, long ones few (measured
-#: on 2 cores: larger batches fall out of cache and get slower per text).
-TOKENS_PER_BATCH = 1_024
-MAX_BATCH = 128
 #: The row number of padding records at the end of a file (sorts after every real row).
 PAD = 2**63 - 1
 
@@ -105,22 +101,11 @@ def sign_bits(matrix: np.ndarray) -> np.ndarray:
 
 
 def encode_texts(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
-    """Embed many texts: (len(texts), 384) float32, in input order, in batches sized by
-    length (a batch costs what its longest text costs)."""
-    out = np.empty((len(texts), DIM), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    start = 0
-    while start < len(order):
-        end = start + 1
-        while end < len(order) and end - start < MAX_BATCH:
-            longest = min(256, len(texts[order[end]]) // 4 + 2)  # ≈ word pieces
-            if (end - start + 1) * longest > TOKENS_PER_BATCH:
-                break
-            end += 1
-        group = order[start:end]
-        out[group] = encoder.encode([texts[i] for i in group], batch_size=len(group))
-        start = end
-    return out
+    """Embed many texts: (len(texts), 384) float32, in input order. The encoder batches them
+    itself (the shipped one by token count, without padding, on every core)."""
+    if not texts:
+        return np.empty((0, DIM), dtype=np.float32)
+    return np.asarray(encoder.encode(list(texts)), dtype=np.float32).reshape(len(texts), DIM)
 
 
 class VectorIndex:
