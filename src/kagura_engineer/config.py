@@ -19,10 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kagura_engineer.config_file import (  # noqa: F401  (SEARCH_PATHS is part of this module's API)
+    DEFAULT_LOCAL_MEMORY_PATH,
+    EMBEDDED_DEFAULTS,
+    SEARCH_PATHS,
+    find_config,
+)
 from kagura_engineer.errors import ConfigError
 
-SEARCH_PATHS = ("repo.yaml", ".kagura/repo.yaml", ".github/kagura.yaml")
-EMBEDDED_DEFAULTS: dict[str, Any] = {"profile": "default"}
 _CLOUD_IDS = ("workspace_id", "context_id")
 
 
@@ -56,7 +60,7 @@ class Config(_Strict):
     workspace_id: str | None = None
     context_id: str | None = None
     ollama_url: str = "http://localhost:11434"
-    local_memory_path: str = ".kagura/memory.db"
+    local_memory_path: str = DEFAULT_LOCAL_MEMORY_PATH
     memory_cache_max_bytes: int = Field(
         default=1024**3,
         ge=1,
@@ -126,19 +130,6 @@ class Config(_Strict):
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the working directory."""
         return Path(path) if os.path.isabs(path) else Path.cwd() / path
-
-
-def find_config(explicit: str | None = None) -> Path | None:
-    """The config file to use, or None for the embedded defaults."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("KAGURA_CONFIG")
-    if env:
-        return Path(env)
-    for candidate in SEARCH_PATHS:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    return None
 
 
 def load_config(explicit: str | None = None, overrides: dict[str, Any] | None = None) -> Config:

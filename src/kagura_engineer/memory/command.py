@@ -91,16 +91,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def opened(args: argparse.Namespace) -> Iterator[MemoryClient]:
-    """The configured backend, closed afterwards."""
-    from kagura_engineer.config import load_config
-    from kagura_engineer.memory.base import open_memory
+def opened(args: argparse.Namespace, *, recall: bool = False) -> Iterator[MemoryClient]:
+    """The configured backend, closed afterwards. With `recall`, a local store's sentence
+    encoder starts loading on a background thread while the store opens."""
+    from kagura_engineer.config_file import find_config
 
-    memory = open_memory(load_config(args.config))
+    if find_config(args.config) is None:
+        # No repo.yaml: the embedded defaults (the local store at its default path) need no
+        # validation, so pydantic and the config models (~0.2 s) are not imported.
+        from kagura_engineer.memory.local import open_local
+
+        if recall:
+            _preload_encoder()
+        memory: MemoryClient = open_local()
+    else:
+        from kagura_engineer.config import load_config
+        from kagura_engineer.memory.base import open_memory
+
+        config = load_config(args.config)
+        if recall and config.memory_backend == "local":
+            _preload_encoder()
+        memory = open_memory(config)
     try:
         yield memory
     finally:
         memory.close()
+
+
+def _preload_encoder() -> None:
+    from kagura_engineer.memory import embed
+    from kagura_engineer.memory.local import semantic_by_default
+
+    if semantic_by_default():
+        embed.preload()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -129,7 +152,7 @@ def _recall(args: argparse.Namespace) -> int:
         filters["type"] = args.types
     if _tags(args.tags):
         filters["tags"] = _tags(args.tags)
-    with opened(args) as memory:
+    with opened(args, recall=True) as memory:
         found = memory.recall(args.query, k=args.k, filters=filters or None)
     if args.json:
         print(json.dumps([m.to_json() for m in found], ensure_ascii=False, indent=2))

@@ -14,7 +14,7 @@ tokens; L2 normalisation. Input is truncated to 256 tokens (the model's `max_seq
 Speed (the products are ~70 % of the time, at what the BLAS sustains): texts are sorted by
 token count and packed end to end without padding, so every dense layer works on real
 tokens only; attention runs per run of equal-length sequences; the dequantised matrices are
-kept as contiguous float32 (in, out) operands, with Q, K and V fused and 1/√d folded into Q;
+kept as contiguous float32 rows (BLAS reads them transposed in place), with Q, K and V fused and 1/√d folded into Q;
 activations live in scratch buffers reused across layers, batches and calls. With several
 batches and a single-threaded BLAS (what `memory/local.py` sets up), one thread per core
 runs batches side by side: numpy releases the GIL in products and elementwise passes alike,
@@ -27,6 +27,7 @@ says whether the encoder can run, and `get_encoder()` loads it once per process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import mmap
@@ -116,11 +117,33 @@ def available() -> bool:
 
 _lock = threading.Lock()
 _encoder: Encoder | None = None
+_loading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start loading the shipped encoder on a background thread, so that work the caller
+    does meanwhile (opening the store, SQLite reads) overlaps it; `get_encoder()` waits for
+    it. Nothing happens when the encoder is loaded or loading, or cannot load here."""
+    global _loading
+    with _lock:
+        if _encoder is not None or _loading is not None or installed_reason() is not None:
+            return
+        _loading = threading.Thread(target=_load_quietly, name="kagura-encoder-load")
+        _loading.start()
+
+
+def _load_quietly() -> None:
+    # A failure is not reported here: get_encoder() on the caller's thread loads again and raises.
+    with contextlib.suppress(Exception):
+        get_encoder()
 
 
 def get_encoder() -> Encoder:
     """The shipped encoder, loaded on first use and shared by the whole process."""
     global _encoder
+    loading = _loading
+    if _encoder is None and loading is not None and loading is not threading.current_thread():
+        loading.join()
     if _encoder is None:
         with _lock:
             if _encoder is None:
@@ -166,8 +189,11 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
     return tensors, metadata
 
 
-def _matrix(tensors: dict[str, np.ndarray], name: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """A float32 matrix (or the given `rows` of it), dequantised when stored quantised.
+def _matrix(
+    tensors: dict[str, np.ndarray], name: str, rows: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
+    """A float32 matrix (or the given `rows` of it), dequantised when stored quantised (into
+    `out` when given).
 
     Quantised layout (see scripts/vendor_model.py): `name` int8 and `name.scale` float32 per
     row, plus a 4-bit residual: `name.residual` packs two offset-8 nibbles per byte (low nibble
@@ -178,9 +204,13 @@ def _matrix(tensors: dict[str, np.ndarray], name: str, rows: np.ndarray | None =
     w = tensors[name] if rows is None else tensors[name][rows]
     scale = tensors.get(name + SCALE_SUFFIX)
     if scale is None:
-        return np.ascontiguousarray(w, dtype=np.float32)
-    out = w.astype(np.float32)
-    out *= (scale if rows is None else scale[rows])[..., None]
+        if out is None:
+            return np.ascontiguousarray(w, dtype=np.float32)
+        out[...] = w
+        return out
+    if out is None:
+        out = np.empty(w.shape, dtype=np.float32)
+    np.multiply(w, (scale if rows is None else scale[rows])[..., None], out=out, dtype=np.float32)
     packed = tensors.get(name + RESIDUAL_SUFFIX)
     if packed is not None:
         if rows is not None:
@@ -227,28 +257,32 @@ class Encoder:
             + _matrix(t, "embeddings.token_type_embeddings.weight")[0]
         )
         self._ln0 = (_vector(t, "embeddings.LayerNorm.weight"), _vector(t, "embeddings.LayerNorm.bias"))
-        # Every matrix is kept as the right-hand side of `x @ w`: (in, out), contiguous float32.
-        # Q, K and V are one (384 → 1152) product, with 1/√d folded into Q (no pass over the scores).
+        # Every matrix is the right-hand side of `x @ w`: an (in, out) transposed view of the
+        # contiguous (out, in) float32 rows (BLAS reads either layout at the same speed, so no
+        # copy at load). Q, K and V are one (384 → 1152) product, with 1/√d folded into Q.
         scale = np.float32(1.0 / np.sqrt(DIM // HEADS))
         self._layers = []
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
             att = p + "attention.self."
-            wqkv = np.concatenate([_matrix(t, att + n + ".weight") for n in ("query", "key", "value")])
-            bqkv = np.concatenate([_vector(t, att + n + ".bias") for n in ("query", "key", "value")])
+            wqkv = np.empty((3 * DIM, DIM), dtype=np.float32)
+            bqkv = np.empty(3 * DIM, dtype=np.float32)
+            for j, n in enumerate(("query", "key", "value")):
+                _matrix(t, att + n + ".weight", out=wqkv[j * DIM : (j + 1) * DIM])
+                bqkv[j * DIM : (j + 1) * DIM] = t[att + n + ".bias"]
             wqkv[:DIM] *= scale
             bqkv[:DIM] *= scale
             self._layers.append(
                 _Layer(
-                    _transposed(wqkv),
+                    wqkv.T,
                     bqkv,
-                    _transposed(_matrix(t, p + "attention.output.dense.weight")),
+                    _matrix(t, p + "attention.output.dense.weight").T,
                     _vector(t, p + "attention.output.dense.bias"),
                     _vector(t, p + "attention.output.LayerNorm.weight"),
                     _vector(t, p + "attention.output.LayerNorm.bias"),
-                    _transposed(_matrix(t, p + "intermediate.dense.weight")),
+                    _matrix(t, p + "intermediate.dense.weight").T,
                     _vector(t, p + "intermediate.dense.bias"),
-                    _transposed(_matrix(t, p + "output.dense.weight")),
+                    _matrix(t, p + "output.dense.weight").T,
                     _vector(t, p + "output.dense.bias"),
                     _vector(t, p + "output.LayerNorm.weight"),
                     _vector(t, p + "output.LayerNorm.bias"),
@@ -395,7 +429,7 @@ class Encoder:
 
 @dataclass(frozen=True)
 class _Layer:
-    """One transformer layer's parameters, matrices as (in, out) contiguous float32."""
+    """One transformer layer's parameters, matrices as (in, out) views of contiguous float32."""
 
     wqkv: np.ndarray
     bqkv: np.ndarray
@@ -424,12 +458,6 @@ class _Workspace:
         self.qkv = np.empty((capacity, 3 * DIM), dtype=np.float32)
         self.h = np.empty((capacity, 4 * DIM), dtype=np.float32)
         self.gelu = np.empty((4, GELU_ROWS, 4 * DIM), dtype=np.float32)
-
-
-def _transposed(w: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return np.ascontiguousarray(w.T)
 
 
 def _parallel_workers() -> int:

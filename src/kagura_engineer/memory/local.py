@@ -259,6 +259,11 @@ def _shared_encoder() -> tuple[TextEncoder | None, str | None]:
     return _ENCODER["encoder"], _ENCODER["reason"]
 
 
+def semantic_by_default() -> bool:
+    """Whether stores write vectors and recall by meaning unless told (`$KAGURA_MEMORY_SEMANTIC`)."""
+    return os.environ.get(ENV_SEMANTIC, "").strip().lower() not in ("0", "off", "false", "no")
+
+
 def iso(ts: float) -> str:
     """The canonical timestamp text of this store: UTC, microseconds, `Z`."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -361,7 +366,7 @@ class LocalMemory:
         self._warn = warn or _stderr_warn
         self._clock = clock
         if semantic is None:
-            semantic = os.environ.get(ENV_SEMANTIC, "").strip().lower() not in ("0", "off", "false", "no")
+            semantic = semantic_by_default()
         self._semantic = semantic
         self._encoder = encoder
         self._ranking = ranking
@@ -1484,14 +1489,19 @@ def _refresh_stale_statistics(conn: sqlite3.Connection) -> None:
         pass  # no statistics table, read-only or busy: the queries do not depend on it
 
 
-def local_path(config: Config) -> Path:
-    """Where the local store lives: $KAGURA_MEMORY_DB, else `local_memory_path` (cwd-relative)."""
+def local_path(config: Config | None = None) -> Path:
+    """Where the local store lives: $KAGURA_MEMORY_DB, else `local_memory_path` (cwd-relative;
+    without a config, the embedded default)."""
     env = os.environ.get(ENV_PATH, "").strip()
     if env:
         return Path(env).expanduser().absolute()
+    if config is None:
+        from kagura_engineer.config_file import DEFAULT_LOCAL_MEMORY_PATH
+
+        return Path.cwd() / DEFAULT_LOCAL_MEMORY_PATH
     return config.resolve(config.local_memory_path)
 
 
-def open_local(config: Config, *, warn: Callable[[str], None] | None = None) -> LocalMemory:
-    """The local store named by the config (or $KAGURA_MEMORY_DB), opened."""
+def open_local(config: Config | None = None, *, warn: Callable[[str], None] | None = None) -> LocalMemory:
+    """The local store named by the config (None: the embedded defaults) or $KAGURA_MEMORY_DB, opened."""
     return LocalMemory(local_path(config), warn=warn)
