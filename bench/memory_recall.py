@@ -2,6 +2,7 @@
 
     /work/venv/bin/python bench/memory_recall.py            # quality + 1k/10k/100k latency
     /work/venv/bin/python bench/memory_recall.py --sizes 1000,10000 --json
+    /work/venv/bin/python bench/memory_recall.py --cli --baseline-src /tmp/old/src   # import + recall CLI
 
 Quality: the labeled set in `bench/data/` (`recall_memories.jsonl`: 66 engineering lessons,
 90 realistic distractors such as changelog lines and notes, and 13 memories that each name
@@ -29,6 +30,14 @@ cosine over every vector (in memory below 10k, the memory-mapped file from 10k),
 runs for every labeled query, several times; p50/p95 are per call. The first recall after
 opening (which loads or builds the vector index) is reported apart. Keyword-only recall is
 timed on the same store for comparison. Model load time is measured in a fresh process.
+
+CLI (`--cli`): what a user waits for, as whole processes. `kagura-engineer memory import`
+of the 3,909-line real set (`recall_changelog.jsonl` + `pip_news.jsonl`, one-line changelog
+entries; see data/THIRD_PARTY.md) into a fresh store, timed once; then one
+`kagura-engineer memory recall QUERY` process per labeled query on that store (model load
+included), median wall and CPU seconds. With `--baseline-src DIR` (e.g. a checkout of the
+previous release's `src/`) both run for that code too, alternating, and the after/before
+ratios are printed. Bytecode caching is on for these processes, as in an installed package.
 
 Adding a ranker: implement `Ranker` (`index(docs)`, `search(query, k) -> [doc ids]`,
 `close()`) and register a factory in `RANKERS`; it then appears as a row of the quality
@@ -408,6 +417,80 @@ def vector_file_mb(path: Path) -> float:
     return data.stat().st_size / 1e6 if data else 0.0
 
 
+# ---------------------------------------------------------------- the CLI as a user runs it
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+IMPORT_SETS = ("recall_changelog.jsonl", "pip_news.jsonl")
+
+
+def import_file(dest: Path) -> int:
+    """The real one-line memories of `IMPORT_SETS` as one import file; returns the count."""
+    lines = [line for name in IMPORT_SETS for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+def run_cli(src: Path, db: Path, *argv: str) -> tuple[float, float]:
+    """Run `kagura-engineer ARGV` with `src` first on the path; (wall s, CPU s of the child)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(src), KAGURA_MEMORY_DB=str(db))
+    before = os.times()
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kagura_engineer", *argv],
+        env=env, cwd=db.parent, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
+def cli_benchmark(work: Path, queries: list[Query], baseline: Path | None) -> dict[str, Any]:
+    """`memory import` of the real set and one `memory recall` process per query, for this
+    code and (alternating) the baseline's."""
+    source = work / "import.jsonl"
+    count = import_file(source)
+    codes = {"after": SRC, **({"before": baseline} if baseline else {})}
+    result: dict[str, Any] = {"memories": count, "import": {}, "recall": {}}
+    for name, src in codes.items():
+        db = work / f"cli-{name}" / "memory.db"
+        db.parent.mkdir()
+        wall, cpu = run_cli(src, db, "memory", "import", str(source))
+        result["import"][name] = {"wall_s": wall, "cpu_s": cpu, "docs_per_s": count / wall}
+        print(f"  memory import ({name}): {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr)
+        run_cli(src, db, "memory", "recall", queries[0].text)  # builds the vector file, warms caches
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
+    for q in queries:
+        for name, src in codes.items():
+            samples[name].append(run_cli(src, work / f"cli-{name}" / "memory.db", "memory", "recall", q.text))
+    for name, runs in samples.items():
+        result["recall"][name] = {
+            "wall_s": statistics.median(w for w, _ in runs),
+            "cpu_s": statistics.median(c for _, c in runs),
+            "runs": len(runs),
+        }
+    return result
+
+
+def print_cli(cli: dict[str, Any]) -> None:
+    imp, rec = cli["import"], cli["recall"]
+    print(f"\nCLI, whole processes: memory import of {cli['memories']:,} real one-line memories; "
+          f"memory recall (model load included), median of {rec['after']['runs']} queries")  # fmt: skip
+    print(
+        "| | import wall s | import CPU s | docs/s | recall wall s | recall CPU s |\n|---|---|---|---|---|---|"
+    )
+    for name in [n for n in ("before", "after") if n in imp]:
+        i, r = imp[name], rec[name]
+        print(f"| {name} | {i['wall_s']:.1f} | {i['cpu_s']:.1f} | {i['docs_per_s']:.0f} | "
+              f"{r['wall_s']:.3f} | {r['cpu_s']:.3f} |")  # fmt: skip
+    if "before" in imp:
+        ratio = lambda part, key: cli[part]["after"][key] / cli[part]["before"][key]  # noqa: E731
+        print(f"| after/before | {ratio('import', 'wall_s'):.2f} | {ratio('import', 'cpu_s'):.2f} | | "
+              f"{ratio('recall', 'wall_s'):.2f} | {ratio('recall', 'cpu_s'):.2f} |")  # fmt: skip
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -425,7 +508,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="skip the quality pass among the real changelog entries (embeds ~2,500 more)",
     )
+    parser.add_argument("--cli", action="store_true", help="only time memory import and recall as processes")
+    parser.add_argument("--baseline-src", type=Path, help="with --cli: also time this src/ tree (before)")
     args = parser.parse_args(argv)
+    if args.cli:
+        docs, queries = load_labeled()
+        with tempfile.TemporaryDirectory(prefix="kagura-bench-") as tmp:
+            cli = cli_benchmark(Path(tmp), queries, args.baseline_src)
+        cli["loadavg"] = list(os.getloadavg())
+        if args.json:
+            print(json.dumps(cli, indent=2))
+        else:
+            print_cli(cli)
+            print(f"Load average during the run: {' '.join(f'{x:.1f}' for x in cli['loadavg'])} (2 cores)")
+        return 0
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     names = [n for n in args.rankers.split(",") if n]
     unknown = [n for n in names if n not in RANKERS]
