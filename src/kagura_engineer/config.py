@@ -46,6 +46,39 @@ class BudgetConfig(_Strict):
     max_usd_per_goal: float | None = Field(default=None, gt=0)
 
 
+class SetupStep(_Strict):
+    """One `setup` command; `as: root` runs it as root (outside the clone), else the agent user."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    run: str = Field(min_length=1)
+    as_: Literal["root", "agent"] | None = Field(default=None, alias="as")
+
+    @field_validator("run")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a setup command must be a non-empty shell command")
+        return value
+
+
+class SetupCacheConfig(_Strict):
+    """Paths in the clone that setup builds, carried in the Actions cache under a key from
+    the hash of `key_files` (lockfiles; glob patterns allowed)."""
+
+    paths: list[str] = Field(min_length=1)
+    key_files: list[str] = Field(min_length=1)
+
+    @field_validator("paths", "key_files")
+    @classmethod
+    def _relative(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parts = item.replace("\\", "/").split("/")
+            if not item.strip() or item.startswith(("/", "~")) or ".." in parts:
+                raise ValueError(f"{item!r} must be a path inside the repository (relative, no '..')")
+        return value
+
+
 class GoalConfig(_Strict):
     nightly_milestone: str | None = None
     tracking_issue: int | None = Field(default=None, ge=1)
@@ -72,6 +105,15 @@ class Config(_Strict):
     )
     memory_mcp_config: str | None = None
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    setup: list[SetupStep] = Field(
+        default_factory=list,
+        description=(
+            "Shell commands run once per job before the agent starts, to install the project's "
+            "toolchain: as the agent user in its clone, or as root (outside the clone) when the "
+            "command starts with apt-get/apt/dpkg or is written `{run: ..., as: root}`."
+        ),
+    )
+    setup_cache: SetupCacheConfig | None = None
     checks: list[str] = Field(default_factory=list)
     check_timeout_minutes: float = Field(default=15.0, gt=0)
     retries: int = Field(default=1, ge=0, le=5)
@@ -91,6 +133,14 @@ class Config(_Strict):
     def _checks_not_blank(cls, value: list[str]) -> list[str]:
         if any(not c.strip() for c in value):
             raise ValueError("a check must be a non-empty shell command")
+        return value
+
+    @field_validator("setup", mode="before")
+    @classmethod
+    def _setup_strings(cls, value: Any) -> Any:
+        """A plain string is `{run: <string>}` (who runs it is decided by `run.toolchain`)."""
+        if isinstance(value, list):
+            return [{"run": c} if isinstance(c, str) else c for c in value]
         return value
 
     @field_validator("branch_prefix")

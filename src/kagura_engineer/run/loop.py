@@ -1,6 +1,6 @@
 """The issue → pull request phase machine.
 
-    grounded → branch → (implement → push → checks → gate)×attempts → push → pr → remember
+    grounded → branch → setup → (implement → push → checks → gate)×attempts → push → pr → remember
 
 The orchestrator owns the order, the savepoint writes and the reporting `finally`; each
 phase asks the world before acting (origin's branch, the PR for the head, the sticky
@@ -67,11 +67,16 @@ class RunContext:
 
 
 class Halt(Exception):
-    """A red verdict: the run stops here, its work pushed, with a reason."""
+    """A red verdict: the run stops here, its work pushed, with a reason.
 
-    def __init__(self, reason: str) -> None:
+    `detail` (e.g. the failing output's tail) is shown after the reason but is not part of
+    the failure's identity in memory.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
 
 
 class IssueRun:
@@ -103,7 +108,7 @@ class IssueRun:
                 return self.outcome
             self._drive()
         except Halt as halt:
-            self._halt(halt.reason)
+            self._halt(halt.reason, halt.detail)
         except KaguraError as exc:
             # exit code 2 errors (no credential, no claude, a rejected memory key) need a person
             self._fail(exc.message + (f" ({exc.hint})" if exc.hint else ""), blocked=exc.exit_code == 2)
@@ -118,6 +123,7 @@ class IssueRun:
     def _drive(self) -> None:
         self._phase("grounded", self._grounded)
         self._phase("branch", self._branch)
+        self._phase("setup", self._setup)
         if self.sp.data.pop("resuming_halt", False):
             self._reopen_after_halt()
         while True:
@@ -129,7 +135,7 @@ class IssueRun:
             if verdict.ships:
                 break
             if not self._retry_possible(verdict):
-                raise Halt(verdict.reason)
+                raise Halt(verdict.reason, self._failing_output())
             self._reopen_for_fix()
         if self.ctx.options.evaluate:
             self.sp.phase = "evaluated"
@@ -246,6 +252,30 @@ class IssueRun:
         if self.sp.head_sha and head != self.sp.head_sha:
             self.sp.head_sha = head  # origin moved on since the savepoint
         self.outcome.branch = branch
+
+    def _setup(self) -> None:
+        """Trusted setup and checks, then the project's toolchain in the agent's clone.
+
+        Runs in every job (what setup installs lives in this job's clone and container, never
+        in a savepoint); setup commands are idempotent, so a re-run after a kill repeats them.
+        """
+        from kagura_engineer.run import toolchain
+        from kagura_engineer.run.trusted import trusted_config
+
+        repo = self.ctx.repo
+        default = self.ctx.gh.get_repo().get("default_branch") or repo.default_branch()
+        if default != self.sp.data.get("base"):
+            repo.fetch(default)
+        trusted = trusted_config(self.cfg, repo, f"refs/remotes/origin/{default}", f"origin/{default}")
+        self.cfg = trusted.config
+        if trusted.note:
+            proc_warn(trusted.note)
+        try:
+            report = toolchain.prepare(self.cfg, self._tree())
+        except toolchain.SetupFailed as exc:
+            self.sp.data["setup"] = {"source": trusted.source, "detail": exc.reason}
+            raise Halt(exc.reason, exc.detail) from None
+        self.sp.data["setup"] = {"source": trusted.source, **report.to_json()}
 
     def _space(self) -> Any:
         """The agent user's space for this checkout (made once; closes the harness's files)."""
@@ -383,6 +413,14 @@ class IssueRun:
         self.sp.data["failing_checks"] = [c for c in self.sp.data.get("checks", []) if not c["ok"]]
         return verdict
 
+    def _failing_output(self) -> str:
+        """The tail of each failing check's output (names the failing tests), for the red reason."""
+        from kagura_engineer.run.toolchain import output_tail
+
+        parts = [f"`{c['command']}`: {output_tail(c.get('tail', ''), 6, 600)}"
+                 for c in self.sp.data.get("failing_checks", [])[:3] if c.get("tail")]  # fmt: skip
+        return " · ".join(parts)
+
     def _retry_possible(self, verdict: gate.Verdict) -> bool:
         agent = self.sp.data.get("agent", {})
         fixable = agent.get("status") == "done" and bool(self.sp.data["failing_checks"])
@@ -500,11 +538,11 @@ class IssueRun:
         except KaguraError as exc:
             proc_warn(f"could not push the work in progress: {exc.message}")
 
-    def _halt(self, reason: str) -> None:
+    def _halt(self, reason: str, detail: str = "") -> None:
         self._wrap_up()
         self.outcome.status = "blocked"
         self.outcome.verdict = gate.RED
-        self.outcome.reason = reason
+        self.outcome.reason = f"{reason} — {detail}" if detail else reason
         self.sp.verdict = gate.RED
         self.sp.phase = "halted"
         self.sp.data["halt_reason"] = reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PHASES = ("grounded", "branch", "implement", "checks", "gate", "push", "pr", "remember")
+PHASES = ("grounded", "branch", "setup", "implement", "checks", "gate", "push", "pr", "remember")
 EXIT_CODES = {"shipped": 0, "evaluated": 0, "failed": 1, "blocked": 2, "busy": 2}
 
 

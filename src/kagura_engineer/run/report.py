@@ -30,6 +30,8 @@ def progress_state(run: Any, current: str | None, final: bool, run_url: str | No
         if record.name == "checks" and sp.data.get("checks"):
             passed = sum(1 for c in sp.data["checks"] if c["ok"])
             detail = f"{passed}/{len(sp.data['checks'])} passing"
+        elif record.name == "setup" and sp.data.get("setup"):
+            detail = sp.data["setup"].get("detail", "")
         elif record.name == "gate" and sp.data.get("gate_reason"):
             detail = sp.data["gate_reason"]
         state.set_phase(record.name, record.state, detail)
