@@ -393,9 +393,10 @@ class ReviewJob:
         budget = self._budget()
         if budget.usd <= 0:
             self._end("blocked", "the budget is spent (budget.max_usd) with blocking findings left")
+        config = self._setup(target, tree) if fix["state"] in (fixloop.FIXING, fixloop.FIXED) else self.cfg
         spent = fixloop.run_fix(
             fix, tree=tree, push_branch=target.head_ref or "", envelope=envelope, label=target.label,
-            agent=self.ctx.agent, config=self.cfg,
+            agent=self.ctx.agent, config=config,
             budget=fixloop.FixBudget(budget.usd, budget.turns, budget.minutes), save=self._save,
         )  # fmt: skip
         self._spend(spent["cost_usd"])
@@ -406,6 +407,23 @@ class ReviewJob:
         self._step(name, "done", f"pushed {fix['to'][:7]}" if fix["to"] != fix["from"] else "no change")
         self._save()
         return fix["to"]
+
+    def _setup(self, target: Target, tree: Any) -> Any:
+        """The base's trusted setup/checks, and the toolchain in the fixer's clone (see run.toolchain)."""
+        from kagura_engineer.run import toolchain
+        from kagura_engineer.run.trusted import trusted_config
+
+        trusted = trusted_config(self.cfg, self.ctx.repo, target.base_sha, f"origin/{target.base_ref}")
+        if trusted.note:
+            self._warn(trusted.note)
+        try:
+            report = toolchain.prepare(trusted.config, tree, say=self._say)
+        except toolchain.SetupFailed as exc:
+            self._step("setup", "failed", exc.reason)
+            self._end("blocked", exc.message)
+        if report.runs:
+            self._step("setup", "done", f"{report.detail()} ({trusted.source})")
+        return trusted.config
 
     def _bump_chain(self, head: str) -> None:
         chain = self.sp.data.setdefault("chain", {"start": head, "head": head, "loops": 0})
