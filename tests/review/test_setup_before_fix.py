@@ -23,7 +23,9 @@ def test_the_base_setup_runs_before_the_fixer_and_the_pr_setup_never_runs(world,
         seen.append((cwd / "toolchain.txt").read_text())
         (cwd / "calc.py").write_text(GOOD)
 
-    out = world.review(str(number), reviewer=ScriptedClaudeReviewer(judge_calc), fixer=ScriptedFixer([fix]), fix=True)
+    out = world.review(
+        str(number), reviewer=ScriptedClaudeReviewer(judge_calc), fixer=ScriptedFixer([fix]), fix=True
+    )
     assert (out.status, out.verdict) == ("reviewed", "green")
     assert seen == ["from-base\n"] and not planted.exists()
     assert world.origin_file("feature", "calc.py") == GOOD
@@ -35,6 +37,8 @@ def test_a_setup_failure_stops_the_fix_loop_blocked_with_its_own_reason(world):
     number, head = world.pr("feature", {"calc.py": BUGGY})
     fixer = ScriptedFixer([lambda cwd: (cwd / "calc.py").write_text(GOOD)])
     out = world.review(str(number), reviewer=ScriptedClaudeReviewer(judge_calc), fixer=fixer, fix=True)
-    assert out.status == "blocked" and out.reason.startswith("setup failed: echo broken-index >&2; exit 4 (exit 4)")
+    assert out.status == "blocked" and out.reason.startswith(
+        "setup failed: echo broken-index >&2; exit 4 (exit 4)"
+    )
     assert "broken-index" in out.reason and fixer.calls == []
     assert world.origin_sha("feature") == head
