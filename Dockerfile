@@ -1,6 +1,7 @@
 # kagura-engineer container action. Classic-builder compatible (no RUN --mount, heredocs,
 # or COPY --link). Three stages: the claude binary (npm lives only here), the Python venv,
-# and a slim runtime with git, gh and zstd.
+# and a slim runtime with git, gh, zstd and what `setup` needs to bootstrap a project's
+# toolchain (python3-venv, pip; apt-get works at job time).
 ARG CLAUDE_CODE_VERSION=2.1.331
 
 FROM debian:bookworm-slim AS claude
@@ -31,9 +32,11 @@ RUN /opt/venv/bin/pip install --no-deps --no-compile /build \
  && rm -rf /opt/venv/lib/python3*/site-packages/pip /opt/venv/lib/python3*/site-packages/setuptools
 
 FROM debian:bookworm-slim
-# apt-get clean: a base without the official image's docker-clean hook keeps every .deb
+# apt-get clean: a base without the official image's docker-clean hook keeps every .deb.
+# python3-venv and python3-pip: the project's own venv (repo.yaml `setup`), never /opt/venv.
+# The package lists are removed here; `setup` fetches them when an apt command first needs them.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates python3 git gh zstd \
+ && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv python3-pip git gh zstd \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* /usr/share/info/*
 # The agent's own account: claude and the checks run as it, never as root (see agent/user.py).

@@ -20,7 +20,7 @@ import pytest
 
 from filecommands import parse_file_commands
 from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
+from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, tool_results, write
 from kagura_engineer.sandbox.github import GitHubStandIn
 
 pytestmark = pytest.mark.container
@@ -171,3 +171,105 @@ def test_two_jobs_a_pr_each_and_memory_carried_through_the_cache(image, git_repo
         job2_prompt = next(r.text() for r in model.model_requests() if "issue #8" in r.text())
         assert "Shipped #7" in job2_prompt  # job 1's outcome memory was recalled in job 2
         assert cache.blob_auth_headers == []  # the runtime token never went to a signed URL
+
+
+# -- the project's own toolchain: setup, the setup cache and a real test suite ---------------
+CALC = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+CALC_TESTS = """from calc import add, sub
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_sub_keeps_its_order():
+    assert sub(5, 3) == 2
+"""
+PY_SETUP = ["python3 -m venv .venv", ".venv/bin/pip install -q -r requirements.txt"]
+PY_CHECK = ".venv/bin/pytest -q"
+MISSING = "kagura-no-such-package-0xdead"
+
+
+def python_project(repo: Path, setup: list[str]) -> None:
+    """A small real Python project: one function, a pytest suite, pytest from PyPI."""
+    files = {
+        "calc.py": CALC, "test_calc.py": CALC_TESTS, "requirements.txt": "pytest==8.3.4\n",
+        "repo.yaml": json.dumps({"profile": "ci", "memory_backend": "local", "retries": 0, "setup": setup,
+                                 "setup_cache": {"paths": [".venv"], "key_files": ["requirements.txt"]},
+                                 "checks": [PY_CHECK]}),
+    }  # fmt: skip
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "the calc project"], cwd=repo, check=True)
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=repo, check=True)
+
+
+def calc_model(body: dict) -> dict:
+    """The scripted model: issue 7 fixes add and runs the suite; 8 breaks sub and relaxes repo.yaml."""
+    from kagura_engineer.sandbox.anthropic import _text_of, bash
+
+    prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
+    turn = sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")
+    if "issue #7" in prompt:
+        steps = [write("{CWD}/calc.py", CALC.replace("return a - b\n\n\ndef sub", "return a + b\n\n\ndef sub")),
+                 bash(PY_CHECK, "run the tests"), report("done", "Fixed add", ["calc.py"])]  # fmt: skip
+    else:
+        relaxed = json.dumps({"profile": "ci", "memory_backend": "local", "checks": ["true"]})
+        steps = [write("{CWD}/calc.py", CALC.replace("def sub(a, b):\n    return a - b", "def sub(a, b):\n    return b - a")),
+                 write("{CWD}/repo.yaml", relaxed), report("done", "Changed sub", ["calc.py", "repo.yaml"])]  # fmt: skip
+    return steps[min(turn, len(steps) - 1)]
+
+
+def setup_seconds(log: str) -> float:
+    import re
+
+    match = re.search(r"── setup (?:done|failed) \((\d+\.\d)s\) ──", log)
+    assert match, log[-3000:]
+    return float(match.group(1))
+
+
+def test_a_python_projects_own_tests_gate_the_run_green_red_and_setup_failure(image, git_repo, tmp_path):
+    origin = tmp_path / "origin.git"
+    python_project(git_repo, PY_SETUP)
+    runtime_token = "actions-runtime-token-0123456789"
+    with GitHubStandIn(token=TOKEN, repo_path=origin) as github, AnthropicStandIn([calc_model]) as model, \
+            ActionsCacheStandIn(token=runtime_token) as cache:  # fmt: skip
+        github.set_permission("octocat", "write")
+        jobs = {7: "Fix add", 8: "Change sub", 9: "Anything"}
+        for number, title in jobs.items():
+            github.add_issue(number, title, f"Please {title.lower()}.")
+        logs, results = {}, {}
+        for number, title in jobs.items():
+            if number == 9:  # a setup that cannot succeed, committed to main: its own red
+                python_project(git_repo, [*PY_SETUP, f".venv/bin/pip install -q {MISSING}"])
+            workspace = fresh_checkout(origin, tmp_path / f"ws{number}")
+            dirs = runner_layout(tmp_path / f"job{number}", workspace, labeled(number, title))
+            env = {**github.env(), **model.env(), "GITHUB_EVENT_NAME": "issues", "INPUT_COMMAND": "auto",
+                   "INPUT_GITHUB_TOKEN": TOKEN, "INPUT_ANTHROPIC_API_KEY": ANTHROPIC_KEY, "INPUT_CACHE": "true",
+                   "ACTIONS_RESULTS_URL": cache.url + "/", "ACTIONS_RUNTIME_TOKEN": runtime_token,
+                   "GITHUB_RUN_ID": str(4300 + number), "KAGURA_CACHE_RETRY_SECONDS": "0"}  # fmt: skip
+            env.pop("GITHUB_TOKEN")
+            env.pop("ANTHROPIC_API_KEY")
+            out = docker_run(image, workspace, dirs, env, mounts=[origin])
+            logs[number] = out.stdout + out.stderr
+            results[number] = outputs(dirs)
+            assert not_owned(workspace) == [], f"job {number}: files left root-owned in the workspace"
+        comments = {n: "\n".join(c["body"] for c in github.issue_comments(n)) for n in jobs}
+        tool_outputs = [t for r in model.model_requests() for t in tool_results(r.json())]
+    # 7: the fix makes the suite pass: green, and the agent itself ran the suite with the venv
+    assert results[7]["status"] == "shipped" and results[7]["verdict"] == "green", logs[7][-4000:]
+    assert any("2 passed" in t for t in tool_outputs), tool_outputs
+    assert "setup cache miss" in logs[7] and "setup cache saved" in logs[7]
+    branch = subprocess.run(["git", "ls-tree", "-r", "--name-only", "kagura/7-fix-add"], cwd=origin,
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert ".venv/pyvenv.cfg" not in branch and "calc.py" in branch
+    # 8: the change breaks a test: red, naming it; the repo.yaml it edited changed nothing
+    assert results[8]["status"] == "blocked" and results[8]["verdict"] == "red", logs[8][-4000:]
+    assert "test_sub_keeps_its_order" in comments[8]
+    assert "setup cache hit" in logs[8]
+    # 9: setup itself fails: its own red reason, before any agent work
+    assert results[9]["status"] == "blocked", logs[9][-4000:]
+    assert f"setup failed: .venv/bin/pip install -q {MISSING}" in comments[9]
+    cold, warm = setup_seconds(logs[7]), setup_seconds(logs[8])
+    print(f"setup: cold {cold:.1f}s (cache miss, pip from PyPI), warm {warm:.1f}s (cache hit)")
