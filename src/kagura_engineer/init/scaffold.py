@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from kagura_engineer.init import layouts
+
 #: `--workflow` name -> the packaged template (and example) file.
 WORKFLOWS: dict[str, str] = {
     "issue": "issue-label.yml",
@@ -43,10 +45,19 @@ memory_backend: cloud
 workspace_id: "<your-workspace-id>"
 context_id: "<your-context-id>\""""
 
+NO_SETUP = """\
+setup: []
+# setup:
+#   - python3 -m venv .venv
+#   - .venv/bin/pip install -e '.[test]'
+# setup_cache:
+#   paths: [.venv]
+#   key_files: [pyproject.toml]"""
+
 NO_CHECKS = """\
 checks: []
 # checks:
-#   - pytest -q"""
+#   - .venv/bin/python -m pytest -q"""
 
 
 @dataclass(frozen=True)
@@ -74,12 +85,30 @@ def template(name: str) -> str:
     return resources.files("kagura_engineer.init").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def render_repo_yaml(memory: str, checks: tuple[str, ...] = ()) -> str:
-    """repo.yaml for `memory` (local or cloud); `checks` fill the checks list when known."""
+def render_repo_yaml(
+    memory: str,
+    checks: tuple[str, ...] = (),
+    setup: tuple[str, ...] = (),
+    setup_cache: dict[str, list[str]] | None = None,
+) -> str:
+    """repo.yaml for `memory` (local or cloud); `checks`, `setup` and `setup_cache` fill their
+    slots when known (see `layouts.detect`), else a commented example stands there."""
+    from kagura_engineer.init.layouts import ROOT_COMMANDS
+
     block = "checks:\n" + "".join(f"  - {json.dumps(c)}\n" for c in checks) if checks else NO_CHECKS + "\n"
+    if setup:
+        items = [f'{{run: {json.dumps(c)}, as: root}}' if c in ROOT_COMMANDS else json.dumps(c) for c in setup]
+        steps = "setup:\n" + "".join(f"  - {item}\n" for item in items)
+        if setup_cache:
+            steps += "setup_cache:\n" + "".join(
+                f"  {name}: [{', '.join(json.dumps(v) for v in values)}]\n" for name, values in setup_cache.items()
+            )
+    else:
+        steps = NO_SETUP + "\n"
     text = Template(template(CONFIG_NAME)).substitute(
-        memory=MEMORY_CLOUD if memory == "cloud" else MEMORY_LOCAL, checks=block.rstrip("\n")
-    )
+        memory=MEMORY_CLOUD if memory == "cloud" else MEMORY_LOCAL, checks=block.rstrip("\n"),
+        setup=steps.rstrip("\n"),
+    )  # fmt: skip
     return text
 
 
@@ -135,7 +164,10 @@ def plan(root: Path, exclude: Path, memory: str, workflows: list[str], force: bo
     if other and not (root / CONFIG_NAME).exists():
         changes.append(Change(CONFIG_NAME, "skip", reason=f"{other} already configures this repository"))
     else:
-        changes.append(_file(root, CONFIG_NAME, render_repo_yaml(memory), force))
+        found = layouts.detect(root)
+        text = render_repo_yaml(memory, found.checks, found.setup, found.cache)
+        reason = f"set up for {', '.join(found.names)}" if found.layouts else ""
+        changes.append(_with_reason(_file(root, CONFIG_NAME, text, force), reason))
     changes.append(_exclude(root, exclude))
     for name in workflows:
         file = WORKFLOWS[name]
@@ -143,6 +175,13 @@ def plan(root: Path, exclude: Path, memory: str, workflows: list[str], force: bo
             _file(root, f"{WORKFLOW_DIR}/{WORKFLOW_PREFIX}{file}", template(f"workflows/{file}"), force)
         )
     return changes
+
+
+def _with_reason(change: Change, reason: str) -> Change:
+    """Say which layouts shaped repo.yaml when it is (or would be) written."""
+    if not reason or not change.writes:
+        return change
+    return Change(change.path, change.action, change.content, reason)
 
 
 def apply(root: Path, changes: list[Change]) -> None:
