@@ -97,11 +97,14 @@ def render_repo_yaml(
 
     block = "checks:\n" + "".join(f"  - {json.dumps(c)}\n" for c in checks) if checks else NO_CHECKS + "\n"
     if setup:
-        items = [f'{{run: {json.dumps(c)}, as: root}}' if c in ROOT_COMMANDS else json.dumps(c) for c in setup]
+        items = [
+            f"{{run: {json.dumps(c)}, as: root}}" if c in ROOT_COMMANDS else json.dumps(c) for c in setup
+        ]
         steps = "setup:\n" + "".join(f"  - {item}\n" for item in items)
         if setup_cache:
             steps += "setup_cache:\n" + "".join(
-                f"  {name}: [{', '.join(json.dumps(v) for v in values)}]\n" for name, values in setup_cache.items()
+                f"  {name}: [{', '.join(json.dumps(v) for v in values)}]\n"
+                for name, values in setup_cache.items()
             )
     else:
         steps = NO_SETUP + "\n"
