@@ -13,7 +13,8 @@ from fakebin import Reply
 from kagura_engineer import CLAUDE_CODE_VERSION
 from kagura_engineer.cli import main
 
-BASE_CHECKS = ["config", "git", "claude-code", "isolation", "gh", "ollama", "haiku", "memory", "reviewer"]
+BASE_CHECKS = ["config", "git", "claude-code", "isolation", "gh", "ollama", "haiku", "memory", "reviewer",
+               "toolchain"]  # fmt: skip
 
 
 def _healthy(fb, monkeypatch, git_repo):

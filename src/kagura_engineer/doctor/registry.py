@@ -13,6 +13,7 @@ from kagura_engineer.doctor.checks import (
     memory,
     ollama,
     reviewer,
+    toolchain,
 )
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.runner import Check
@@ -27,6 +28,7 @@ BASE: tuple[Check, ...] = (
     Check("haiku", claude.check_haiku),
     Check("memory", memory.check),
     Check("reviewer", reviewer.check),
+    Check("toolchain", toolchain.check),
 )
 
 #: Only in GitHub Actions: the workflow pitfalls users hit (issue E.5).
