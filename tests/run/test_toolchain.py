@@ -141,3 +141,13 @@ def test_a_hostile_setup_cache_entry_restores_only_the_configured_paths(world, m
     assert outcome.verdict == "green", outcome.reason
     assert seen == {"calc": CALC_BROKEN, "planted": "from the cache\n"}
     assert len(saved) == 1  # an older entry restored, not the exact key: this job's venv is saved
+
+
+def test_root_commands_run_outside_the_clone(tmp_path):
+    """The clone holds files the agent or a PR wrote: root never runs there."""
+    out = tmp_path / "cwd.txt"
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    planned = toolchain.steps(config(setup=[{"run": f"pwd > {out}", "as": "root"}]))
+    toolchain.run_setup(planned, clone=clone, user=None, timeout=30, say=lambda line: None, is_root=True)
+    assert out.read_text() == "/\n"
