@@ -73,7 +73,10 @@ class AgentClone:
         try:
             local = ["git", *HARDENED, "-c", f"safe.directory={self.path}"]
             self._root_git(local + ["init", "--quiet", "-b", self.branch, str(self.path)])
-            upload = f"git -c safe.directory={shlex.quote(str(self.harness.cwd))} upload-pack"
+            # upload-pack checks the ownership of the git dir itself (`<checkout>/.git`), too
+            here = str(self.harness.cwd)
+            upload = (f"git -c safe.directory={shlex.quote(here)} "
+                      f"-c safe.directory={shlex.quote(os.path.join(here, '.git'))} upload-pack")  # fmt: skip
             self._root_git(local + ["-C", str(self.path), "fetch", "--quiet", "--no-tags", "--update-head-ok",
                                     f"--upload-pack={upload}", f"file://{self.harness.cwd}", *wanted])  # fmt: skip
             self._root_git(local + ["-C", str(self.path), "reset", "--quiet", "--hard", self.branch])
