@@ -6,13 +6,18 @@
 set -euo pipefail
 tag="${1:-debian:bookworm-slim}"
 if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "base: $tag already present"
-  exit 0
+  # an earlier import kept mktemp's 0700 on `/`: no user but root could run anything in it
+  if [ "$(docker run --rm --entrypoint stat "$tag" -c %a /)" = "755" ]; then
+    echo "base: $tag already present"
+    exit 0
+  fi
+  echo "base: $tag has a private / (made before the chmod fix): importing it again"
 fi
 mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)"
 mirror="${mirror:-http://deb.debian.org/debian}"
 root="$(mktemp -d /var/tmp/bookworm-XXXXXX)"
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"  # mktemp makes it 0700, and it becomes the image's `/`
 echo "base: debootstrap bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$root" "$mirror" >/dev/null
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
