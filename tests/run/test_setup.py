@@ -213,6 +213,10 @@ def test_setup_cache_restores_a_venv_owned_by_the_agent_and_saves_only_on_a_miss
     uid = pwd.getpwnam(NAME).pw_uid
     assert all(p.lstat().st_uid == uid for p in [clone / ".venv", *(clone / ".venv").rglob("*")])
     assert key.startswith("kagura-setup-")
+    # the venv was made in issue 7's clone: its own paths now name this one (scripts keep working)
+    activate = (clone / ".venv" / "bin" / "activate").read_text()
+    assert str(clone.resolve()) in activate and "issue-7" not in activate
+    assert not (clone / ".kagura-setup-origin").exists()
 
 
 def test_setup_runs_every_job_even_when_the_savepoint_says_it_was_done(world, tmp_path):

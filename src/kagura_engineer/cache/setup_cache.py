@@ -23,6 +23,7 @@ import hashlib
 import os
 import platform
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from kagura_engineer.cache.keys import cache_version, check_key
 from kagura_engineer.errors import KaguraError
 
 KEY_PREFIX = "kagura-setup"
+#: A file in the archive naming the clone it was saved from (for `_relocate`).
+ORIGIN = ".kagura-setup-origin"
 #: The largest archive saved or restored (the upload is one PUT of the whole file).
 MAX_BYTES = 512 * 1024**2
 _TAR_TIMEOUT = 900.0
@@ -174,10 +177,11 @@ def restore(
             result.matched_key = hit.matched_key
             result.size_bytes = client.download(hit.download_url, scratch.archive, max_bytes=MAX_BYTES)
             scratch.hand_over()
-            untar = _tar(["-x", "-f", str(scratch.archive), "--", *paths], clone, user)
+            untar = _tar(["-x", "-f", str(scratch.archive), "--", ORIGIN, *paths], clone, user)
             if not untar.ok and not _only_absent_members(untar):
                 result.note = f"setup cache entry {hit.matched_key} not restored: tar: {untar.tail(300)}"
                 return result
+            _relocate(clone, paths, user)
         result.restored = True
     except (KaguraError, OSError) as exc:
         result.note = f"setup cache not restored: {_why(exc)}"
@@ -205,7 +209,11 @@ def save(
             return result
         with _Scratch(user, scratch_root) as scratch:
             scratch.hand_over()
-            made = _tar(["--posix", "-c", "-f", str(scratch.archive), "--", *paths], clone, user)
+            proc.run(["sh", "-c", f"pwd > {ORIGIN}"], cwd=clone, timeout=30, user=user, check=True)
+            try:
+                made = _tar(["--posix", "-c", "-f", str(scratch.archive), "--", ORIGIN, *paths], clone, user)
+            finally:
+                proc.run(["rm", "-f", "--", ORIGIN], cwd=clone, timeout=30, user=user)
             if not made.ok:
                 result.note = f"setup cache not saved: tar: {made.tail(300)}"
                 return result
@@ -222,6 +230,30 @@ def save(
     except (KaguraError, OSError) as exc:
         result.note = f"setup cache not saved: {_why(exc)}"
     return result
+
+
+def _relocate(clone: Path, paths: list[str], user: proc.Identity | None) -> None:
+    """Venvs and node_modules hold their own absolute path (script shebangs, `.pth` files):
+    rewrite the saving clone's path to this clone's in every text file, as the agent user."""
+    origin = clone / ORIGIN
+    try:
+        st = origin.lstat()
+        old = (
+            origin.read_text(encoding="utf-8").strip()
+            if stat.S_ISREG(st.st_mode) and st.st_size < 4096
+            else ""
+        )
+    except (OSError, UnicodeDecodeError):
+        old = ""
+    proc.run(["rm", "-f", "--", ORIGIN], cwd=clone, timeout=30, user=user)
+    new = os.path.realpath(clone)
+    if not old.startswith("/") or old == new or "\n" in old:
+        return
+    script = 'old="$1"; new="$2"; shift 2; grep -rlIZF -- "$old" "$@" | xargs -0 -r sed -i "s|$(esc "$old")|$(esc "$new")|g"'
+    esc = "esc() { printf '%s' \"$1\" | sed 's/[][\\.*^$|]/\\\\&/g'; }; "
+    proc.run(
+        ["bash", "-c", esc + script, "relocate", old, new, *paths], cwd=clone, timeout=_TAR_TIMEOUT, user=user
+    )
 
 
 def _only_absent_members(result: proc.Result) -> bool:
