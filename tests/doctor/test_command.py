@@ -82,7 +82,7 @@ def test_bad_config_is_the_config_checks_fail_and_every_other_check_still_runs(
     assert row.split(None, 2)[2] == f"{bad}: unknown key 'review.modles' (did you mean 'models'?)"
     isolated = ["isolation"] if os.geteuid() == 0 else []  # not root: isolation is partial, a WARN
     assert [line.split()[1] for line in out.splitlines() if line.split()[:1] == ["OK"]] == [
-        "git", "claude-code", *isolated, "gh", "haiku", "memory",
+        "git", "claude-code", *isolated, "gh", "haiku", "memory", "toolchain",
     ]  # fmt: skip
     assert err == "" and "Traceback" not in out
     bad.write_text("profile: [unclosed\n")
