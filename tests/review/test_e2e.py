@@ -118,9 +118,10 @@ def review(world, env, config, *args: str) -> Job:
     return finish(start(world, env, config, *args))
 
 
-def with_reviewer_on_path(env, tmp_path) -> dict[str, str]:
-    bindir = tmp_path / "kcr-bin"
-    bindir.mkdir(exist_ok=True)
+def with_reviewer_on_path(env, shared) -> dict[str, str]:
+    """The reviewer on PATH, in a folder the agent user (who runs it when tests are root) can enter."""
+    bindir = shared / "kcr-bin"
+    bindir.mkdir(mode=0o755, exist_ok=True)
     link = bindir / "kagura-code-reviewer"
     if not link.exists():
         link.symlink_to(reviewer_binary())
@@ -227,16 +228,16 @@ def test_fork_pr_fix_refused_and_planted_config_never_reaches_claude(e2e, tmp_pa
 
 
 @pytest.mark.parametrize("k", [1, 2])
-def test_kill_mid_fix_loop_then_rerun_without_duplicates(e2e, tmp_path, k):
+def test_kill_mid_fix_loop_then_rerun_without_duplicates(e2e, agent_dir, k):
     """kill -9 on the fixer's k-th model request; the re-run resumes the loop: one red review,
     one green review, one progress comment, one pushed fix commit."""
     world, model, env, config = e2e
-    env = with_reviewer_on_path(env, tmp_path)
+    env = with_reviewer_on_path(env, agent_dir)
     number, head = world.pr("feature", {"calc.py": BUGGY})
     model.set_script([fix_calc] * 4)
     rules = [Rule(r"/ 0$", BUG_TITLE)]
     with OllamaStandIn(reply=FileReviewer("calc.py", rules)) as ollama:
-        env = {**env, "KAGURA_CODE_REVIEWER_CONFIG": str(ollama.write_reviewer_config(tmp_path / "kcr.toml"))}
+        env = {**env, "KAGURA_CODE_REVIEWER_CONFIG": str(ollama.write_reviewer_config(agent_dir / "kcr.toml"))}
         child = start(world, env, config, str(number), "--fix")
         model.kill_on(k, child.pid, when="before", tree=True)
         killed = finish(child)
