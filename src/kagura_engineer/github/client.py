@@ -75,12 +75,52 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+#: Every operation `GitHub` calls (`_send`'s `op`). Its ghapi client is built over these alone:
+#: `GhApi()` builds an operation object for each of the 1,225 in GitHub's description (~0.4 s).
+OPERATIONS = frozenset({
+    "actions.get_workflow_run", "issues.add_labels", "issues.create", "issues.create_comment", "issues.get",
+    "issues.get_label", "issues.list_comments", "issues.list_for_repo", "issues.list_milestones",
+    "issues.remove_label", "issues.update", "issues.update_comment", "pulls.create", "pulls.create_review",
+    "pulls.get", "pulls.list", "pulls.list_review_comments", "pulls.list_reviews", "pulls.update",
+    "rate_limit.get", "reactions.create_for_issue", "reactions.create_for_issue_comment", "repos.get",
+    "repos.get_branch_protection", "repos.get_collaborator_permission_level", "users.get_authenticated",
+})  # fmt: skip
+
+
+def lean_ghapi(
+    operations: frozenset[str], *, owner: str, repo: str, token: str, gh_host: str, timeout: float
+) -> Any:
+    """A sync `GhApi` whose groups hold only `operations` ("issues.get", ...).
+
+    What `GhApi.__init__` does, over a subset of ghapi's parsed description: the same
+    transport, headers and operation functions (`api.issues.get(...)`, `fn.path`, `fn.verb`).
+    An operation missing from ghapi's description is a `ValueError` here, not at first use.
+    """
+    from fastcore.apisurface import mk_groups
+    from fastspec.oapi import SyncOpFunc
+    from ghapi import core
+
+    api = core.GhApi.__new__(core.GhApi)
+    api.headers = {"Accept": "application/vnd.github.v3+json", "Authorization": f"token {token}"}
+    api.token, api.gh_host = token, gh_host
+    api.transport = core.GhSyncTransport(timeout=timeout, base_headers=api.headers)
+    specs = [o for o in core.pspec.ops if f"{o.group}.{o.name}" in operations]
+    missing = operations - {f"{o.group}.{o.name}" for o in specs}
+    if missing:
+        raise ValueError(f"ghapi's GitHub description has no operation {', '.join(sorted(missing))}")
+    defaults = core._LiveDefaults(owner=owner, repo=repo)  # what GhApi gives every operation
+    api.ops = [SyncOpFunc(o, api.transport, gh_host, defaults=defaults) for o in specs]
+    api.func_dict = {f"{o.path}:{o.verb.upper()}": o for o in api.ops}
+    api.groups = mk_groups(api.ops)
+    for name, group in api.groups.items():
+        setattr(api, name, group)
+    return api
+
+
 @functools.lru_cache(maxsize=8)
 def _ghapi(api_url: str, owner: str, repo: str, token: str, timeout: float) -> Any:
-    """One ghapi client per (host, repo, token): building one costs ~0.2 s of CPU."""
-    from ghapi.core import GhApi
-
-    api = GhApi(owner=owner, repo=repo, token=token, gh_host=api_url, sync=True, timeout=timeout)
+    """One ghapi client per (host, repo, token), over the operations this module calls."""
+    api = lean_ghapi(OPERATIONS, owner=owner, repo=repo, token=token, gh_host=api_url, timeout=timeout)
     # The same dict is the transport's base headers. Pin the token we were given (ghapi
     # would prefer a GITHUB_JWT_TOKEN from the environment), the API version, our agent.
     api.headers["Authorization"] = f"token {token}"
@@ -88,10 +128,25 @@ def _ghapi(api_url: str, owner: str, repo: str, token: str, timeout: float) -> A
     api.headers["User-Agent"] = USER_AGENT
     api.transport.retries = 0  # tenacity below owns every retry (and its sleep is injectable)
     # ghapi opens a new httpx2 client (and TLS context, ~45 ms) per request; keep one instead.
+    # Plain http to this machine (a stand-in, a tunnel) loads no CA bundle (~0.1-0.3 s); any
+    # other host keeps verification, for a redirect to https too.
     import httpx2
 
-    api.transport.client = httpx2.Client(timeout=timeout, follow_redirects=True)
+    verify = not (api_url.startswith("http://") and _is_loopback(api_url))
+    api.transport.client = httpx2.Client(timeout=timeout, follow_redirects=True, verify=verify)
     return api
+
+
+def _is_loopback(url: str) -> bool:
+    import ipaddress
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _server_url_for(api_url: str) -> str:

@@ -27,7 +27,9 @@ without `event:` lines the CLI silently doubles every turn into a non-streaming 
 `POST /v1/messages/count_tokens` and any other path answer 200. A request whose tools
 include none of the agent's (Bash, Write, …, an `mcp__` tool) is a side request and gets
 "ok". Every request is kept, unredacted, in `.requests` (tests grep it for secrets), and
-the body bytes of each reply in `.replies[request.number]`.
+the body bytes of each reply in `.replies[request.number]`. `.timings` holds each request's
+arrival and the end of its reply (`time.monotonic()`); `model_seconds()` is the time spent
+inside requests (overlaps counted once), which a benchmark subtracts from a job's wall time.
 
 Run as a process: `python -m kagura_engineer.sandbox.anthropic --port 0 --port-file F
 --script S.json [--log requests.jsonl]`, where S.json is `{"steps": [...]}` (optionally
@@ -178,6 +180,7 @@ class AnthropicStandIn(StandIn):
         self.default_usage = dict(DEFAULT_USAGE)
         self.answered: list[tuple[int, str, int]] = []  # (request number, session, step index)
         self.replies: dict[int, bytes] = {}  # request number -> the body bytes sent back
+        self.timings: dict[int, tuple[float, float | None]] = {}  # number -> (arrival, reply end)
         self._log = log
 
     def set_script(self, steps: list[Step], session: str | None = None) -> None:
@@ -212,7 +215,32 @@ class AnthropicStandIn(StandIn):
                 out += tool_results(body)
         return out
 
+    def model_seconds(self) -> float:
+        """Seconds during which at least one request was being answered (arrival to reply end)."""
+        with self.lock:
+            spans = sorted((start, end) for start, end in self.timings.values() if end is not None)
+        total, reach = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
+
     # -- serving ---------------------------------------------------------------------
+    def _serve(self, req: Request) -> Response | None:
+        arrived = time.monotonic()
+        response = super()._serve(req)
+        with self.lock:
+            self.timings[req.number] = (arrived, None)
+        return response
+
+    def _after_reply(self, req: Request) -> None:
+        ended = time.monotonic()
+        with self.lock:
+            arrived = self.timings.get(req.number, (ended, None))[0]
+            self.timings[req.number] = (arrived, ended)
+        super()._after_reply(req)
+
     def handle(self, req: Request) -> Response:
         response = self._answer(req)
         with self.lock:
