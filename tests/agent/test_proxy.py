@@ -421,3 +421,25 @@ def test_real_claude_runs_through_the_proxy_and_stops_at_the_budget(model, claud
     assert done.returncode == 1 and result["is_error"] and result["api_error_status"] == 402, done.stdout
     assert "kagura-engineer's budget" in result["result"]
     assert (proxy.requests, proxy.refused, len(model.model_requests())) == (1, 1, 1)
+
+
+# -- start-up -------------------------------------------------------------------------------------
+def test_an_upstream_client_that_cannot_be_made_is_an_answer_not_a_hang(model, monkeypatch):
+    # The client is made on the serving thread (so importing httpx overlaps claude's start-up);
+    # if that fails, claude must hear why instead of waiting on a connection nobody accepts.
+    def broken(self):
+        raise ValueError("no CA bundle at /nowhere")
+
+    monkeypatch.setattr(ModelProxy, "_make_client", broken)
+    with proxy_for(model) as proxy:
+        response = post(proxy)
+    assert response.status_code == 502
+    assert "no CA bundle at /nowhere" in response.json()["error"]["message"]
+    assert model.model_requests() == []
+
+
+def test_stop_before_the_first_request_closes_the_client(model):
+    proxy = proxy_for(model).start()
+    proxy.stop()
+    proxy._thread.join(timeout=30)
+    assert proxy._client is None and not proxy._thread.is_alive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -57,3 +58,18 @@ def test_unknown_flag_is_a_usage_error(capsys):
 
 def test_public_surface_is_pinned():
     assert sorted(kagura_engineer.__all__) == ["CLAUDE_CODE_VERSION", "__version__"]
+
+
+def test_only_the_program_freezes_its_objects_before_exit(tmp_path):
+    # `main()` as the program ends the process next: its objects are frozen so the
+    # interpreter's final collection skips them. `main(argv)` from a caller keeps going.
+    code = (
+        "import gc, sys; from kagura_engineer.cli import main\n"
+        "first = main(['savepoint', 'list', '--json']); caller = gc.get_freeze_count()\n"
+        "sys.argv = ['kagura-engineer', 'savepoint', 'list', '--json']\n"
+        "second = main(); print(first, second, caller, gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "KAGURA_MEMORY_DB": str(tmp_path / "memory.db")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "0 0 0 True"

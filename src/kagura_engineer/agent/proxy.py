@@ -207,6 +207,7 @@ class ModelProxy:
         self._lock = threading.Lock()
         self._read_timeout = read_timeout
         self._client: httpx.Client | None = None
+        self._client_error: str | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -214,16 +215,8 @@ class ModelProxy:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ModelProxy:
-        import httpx
-
-        loopback = _is_loopback(self.upstream)
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(30.0, read=self._read_timeout),
-            follow_redirects=False,
-            trust_env=not loopback,  # a loopback upstream never goes through an HTTPS proxy
-            verify=not self.upstream.startswith("http://"),  # plain HTTP: no CA bundle to load
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=60.0),
-        )
+        """Listen at once; the upstream client is made on the serving thread, before the first
+        request is accepted, so importing httpx (~0.2 s) overlaps claude's own start-up."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.proxy = self
         self._server, self._stopping = server, False
@@ -231,7 +224,31 @@ class ModelProxy:
         self._thread.start()
         return self
 
+    def _make_client(self) -> httpx.Client:
+        import httpx
+
+        loopback = _is_loopback(self.upstream)
+        return httpx.Client(
+            timeout=httpx.Timeout(30.0, read=self._read_timeout),
+            follow_redirects=False,
+            trust_env=not loopback,  # a loopback upstream never goes through an HTTPS proxy
+            verify=not self.upstream.startswith("http://"),  # plain HTTP: no CA bundle to load
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=60.0),
+        )
+
     def _serve(self, server: _Server) -> None:
+        try:
+            client = self._make_client()
+        except Exception as exc:  # answered to every request (502 below), never a hang
+            self._client_error = f"{type(exc).__name__}: {exc}"
+        else:
+            with self._lock:  # stop() sets the flag under it: the client is closed by one of us
+                stopping = self._stopping
+                if not stopping:
+                    self._client = client
+            if stopping:
+                client.close()
+                return
         while not self._stopping:
             server.handle_request()  # blocks until a connection: no polling
 
@@ -239,7 +256,8 @@ class ModelProxy:
         """Stop at once: streams still open are cut (their threads are daemons)."""
         server, self._server = self._server, None
         if server is not None:
-            self._stopping = True
+            with self._lock:
+                self._stopping = True
             with contextlib.suppress(OSError):  # wake the accept loop so it sees the flag
                 socket.create_connection(server.server_address, timeout=1.0).close()
             if self._thread is not None:
@@ -363,6 +381,10 @@ class _Handler(BaseHTTPRequestHandler):
                 f"kagura-engineer's budget (max_usd) is spent ({spent}); request refused",
             )
         client = proxy._client
+        if client is None and proxy._client_error:
+            return self._error(
+                502, "api_error", f"kagura-engineer proxy: no upstream client ({proxy._client_error})"
+            )
         if client is None:
             return self._error(503, "api_error", "kagura-engineer proxy: stopped")
         target = urlsplit(self.path)

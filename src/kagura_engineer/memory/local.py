@@ -247,21 +247,33 @@ def _warn_once(warn: Callable[[str], None], message: str) -> None:
         warn(message)
 
 
-def _shared_encoder() -> tuple[TextEncoder | None, str | None]:
-    """The shipped encoder (loaded once per process), or None and why not (also remembered)."""
-    if "encoder" not in _ENCODER:
-        from kagura_engineer.memory import embed
+_ENCODER_LOCK = threading.Lock()
 
-        try:
-            _ENCODER["encoder"], _ENCODER["reason"] = embed.get_encoder(), None
-        except MemoryStoreError as exc:  # EncoderUnavailable, or unreadable model files
-            _ENCODER["encoder"], _ENCODER["reason"] = None, str(exc)
+
+def _shared_encoder() -> tuple[TextEncoder | None, str | None]:
+    """The shipped encoder (loaded once per process), or None and why not (also remembered).
+
+    A load already under way on another thread (`_warm_encoder`) is waited for, not repeated."""
+    with _ENCODER_LOCK:
+        if "encoder" not in _ENCODER:
+            from kagura_engineer.memory import embed
+
+            try:
+                _ENCODER["encoder"], _ENCODER["reason"] = embed.get_encoder(), None
+            except MemoryStoreError as exc:  # EncoderUnavailable, or unreadable model files
+                _ENCODER["encoder"], _ENCODER["reason"] = None, str(exc)
     return _ENCODER["encoder"], _ENCODER["reason"]
 
 
 def semantic_by_default() -> bool:
     """Whether stores write vectors and recall by meaning unless told (`$KAGURA_MEMORY_SEMANTIC`)."""
     return os.environ.get(ENV_SEMANTIC, "").strip().lower() not in ("0", "off", "false", "no")
+
+
+def _warm_encoder() -> None:
+    """Start loading the shipped encoder on a daemon thread (numpy, weights, tokenizer)."""
+    if "encoder" not in _ENCODER and not _ENCODER_LOCK.locked():
+        threading.Thread(target=_shared_encoder, name="kagura-encoder", daemon=True).start()
 
 
 def iso(ts: float) -> str:
@@ -794,6 +806,13 @@ class LocalMemory:
 
     # ---------------------------------------------------------------- vectors
 
+    def warm(self) -> None:
+        """Start loading the sentence encoder on a thread, for a remember or recall to come.
+
+        A run calls it before work that waits (git, claude), so the load overlaps that work."""
+        if self._semantic and self._encoder is None:
+            _warm_encoder()
+
     def _encoder_for_writes(self) -> TextEncoder | None:
         if not self._semantic:
             return None
@@ -931,6 +950,8 @@ class LocalMemory:
         expr = match_expression(query or "")
         if not expr or k <= 0:
             return []
+        if not self._has_memories():
+            return []  # nothing to rank, so no encoder to load
         where, params = self._filters(filters or {})
         # BM25 over every match is the cost (≈1.3 µs a row); only the best `cap` text matches
         # are joined and re-ranked. With filters the cap is wider, and if the filters then
@@ -945,6 +966,10 @@ class LocalMemory:
         if where and len(rows) < k:
             rows = self._ranked(expr, where, params, int(k), -1)
         return [_memory(r, float(r["score"])) for r in rows]
+
+    def _has_memories(self) -> bool:
+        with self._read() as conn:
+            return conn.execute("SELECT 1 FROM memories LIMIT 1").fetchone() is not None
 
     def _keyword_hits(
         self, expr: str, where: str, params: list[Any], k: int, cap: int

@@ -122,6 +122,9 @@ class IssueRun:
 
     def _drive(self) -> None:
         self._phase("grounded", self._grounded)
+        if self.ctx.options.remember:
+            # remember embeds its memory: load the encoder while git and claude work
+            getattr(self.ctx.memory, "warm", lambda: None)()
         self._phase("branch", self._branch)
         self._phase("setup", self._setup)
         if self.sp.data.pop("resuming_halt", False):
