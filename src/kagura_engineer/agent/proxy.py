@@ -48,7 +48,7 @@ from kagura_engineer.agent.cost import usage_cost
 from kagura_engineer.doctor.auth import cloud_provider
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 FIRST_PARTY_HOST = "api.anthropic.com"
@@ -206,7 +206,7 @@ class ModelProxy:
         self._spent = 0.0
         self._lock = threading.Lock()
         self._read_timeout = read_timeout
-        self._client: httpx.Client | None = None
+        self._client: httpx2.Client | None = None
         self._client_error: str | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -216,7 +216,7 @@ class ModelProxy:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ModelProxy:
         """Listen at once; the upstream client is made on the serving thread, before the first
-        request is accepted, so importing httpx (~0.2 s) overlaps claude's own start-up."""
+        request is accepted, so its set-up overlaps claude's own start-up."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.proxy = self
         self._server, self._stopping = server, False
@@ -224,16 +224,18 @@ class ModelProxy:
         self._thread.start()
         return self
 
-    def _make_client(self) -> httpx.Client:
-        import httpx
+    def _make_client(self) -> httpx2.Client:
+        # httpx2 (ghapi's HTTP client, already loaded by a run): `import httpx` also imports
+        # its command-line client's click, rich and pygments when they are installed (~0.4 s).
+        import httpx2
 
         loopback = _is_loopback(self.upstream)
-        return httpx.Client(
-            timeout=httpx.Timeout(30.0, read=self._read_timeout),
+        return httpx2.Client(
+            timeout=httpx2.Timeout(30.0, read=self._read_timeout),
             follow_redirects=False,
             trust_env=not loopback,  # a loopback upstream never goes through an HTTPS proxy
             verify=not self.upstream.startswith("http://"),  # plain HTTP: no CA bundle to load
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=60.0),
+            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=60.0),
         )
 
     def _serve(self, server: _Server) -> None:
@@ -426,7 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
-    def _relay(self, response: httpx.Response, proxy: ModelProxy) -> None:
+    def _relay(self, response: httpx2.Response, proxy: ModelProxy) -> None:
         drop = HOP_BY_HOP | {t.strip().lower() for t in response.headers.get("connection", "").split(",")}
         length = response.headers.get("content-length")
         no_body = (
