@@ -146,8 +146,9 @@ class AgentClone:
     def head(self) -> str:
         return self.collect()
 
-    def commits_since(self, base: str) -> int:
-        return int(self.harness.out("rev-list", "--count", f"{base}..{self.collect()}") or 0)
+    def commits_since(self, base: str, head: str | None = None) -> int:
+        """Commits from `base` to `head` (a SHA already collected), else to the clone's HEAD now."""
+        return int(self.harness.out("rev-list", "--count", f"{base}..{head or self.collect()}") or 0)
 
     def remote_sha(self, branch: str) -> str | None:
         return self.harness.remote_sha(branch)

@@ -251,9 +251,10 @@ class IssueRun:
         self.sp.branch = branch
         self.sp.data["base"] = base
         self.sp.base_sha = repo.out("rev-parse", f"origin/{base}")
-        head = clone.head()
-        if self.sp.head_sha and head != self.sp.head_sha:
-            self.sp.head_sha = head  # origin moved on since the savepoint
+        if self.sp.head_sha:  # a fresh run has no head to compare: no collect to pay for
+            head = clone.head()
+            if head != self.sp.head_sha:
+                self.sp.head_sha = head  # origin moved on since the savepoint
         self.outcome.branch = branch
 
     def _setup(self) -> None:
@@ -402,12 +403,13 @@ class IssueRun:
         agent = self.sp.data.get("agent", {})
         checks = [gate.CheckRun(c["command"], c["ok"], c["seconds"], c.get("tail", "")) for c in self.sp.data.get("checks", [])]
         tree = self._tree()
+        head = tree.head()  # collected once: both questions are about the same commit
         verdict = gate.decide(
             agent_status=agent.get("status", "error"),
             checks=checks if self.cfg.checks else None,
             checks_configured=bool(self.cfg.checks),
-            pushed=tree.remote_sha(self.sp.branch) == tree.head(),
-            has_changes=tree.commits_since(self.sp.base_sha) > 0,
+            pushed=tree.remote_sha(self.sp.branch) == head,
+            has_changes=tree.commits_since(self.sp.base_sha, head) > 0,
             agent_detail=(agent.get("notes") or agent.get("summary") or "")[:300],
         )
         self.sp.verdict = verdict.verdict
