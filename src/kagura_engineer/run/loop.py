@@ -122,9 +122,6 @@ class IssueRun:
 
     def _drive(self) -> None:
         self._phase("grounded", self._grounded)
-        if self.ctx.options.remember:
-            # remember embeds its memory: load the encoder while git and claude work
-            getattr(self.ctx.memory, "warm", lambda: None)()
         self._phase("branch", self._branch)
         self._phase("setup", self._setup)
         if self.sp.data.pop("resuming_halt", False):
@@ -345,6 +342,10 @@ class IssueRun:
                 on_event=self._agent_event, space=space,
             )  # fmt: skip
 
+        if self.ctx.options.remember:
+            # remember embeds its memory: the encoder loads on a thread while claude works
+            # (this thread only waits for claude, so the two barely contend for the GIL)
+            getattr(self.ctx.memory, "warm", lambda: None)()
         resumed = self.sp.agent_session_id
         result = call(text, resumed, remaining_usd, remaining_turns)
         if resumed and not failing and result.status == "done" and not self._has_work():
