@@ -88,6 +88,7 @@ class IssueRun:
         self.tree: Any = None  # agent.clone.AgentClone, once the branch phase ran
         self.outcome = RunOutcome(status="failed", issue=ctx.options.issue, savepoint=ctx.key)
         self.budget = self._budget()
+        self._default: str | None = None
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -226,9 +227,7 @@ class IssueRun:
         from kagura_engineer.agent.clone import AgentClone
 
         opts, repo = self.ctx.options, self.ctx.repo
-        base = opts.base or self.cfg.base_branch or self.sp.data.get("base") or self.ctx.gh.get_repo().get(
-            "default_branch"
-        ) or repo.default_branch()
+        base = opts.base or self.cfg.base_branch or self.sp.data.get("base") or self._default_branch()
         branch = self.sp.branch or branch_name(self.cfg.branch_prefix, opts.issue, self.issue.get("title", ""))
         repo.exclude("/.kagura/")
         remote = repo.remote_sha(branch)
@@ -264,7 +263,7 @@ class IssueRun:
         from kagura_engineer.run.trusted import trusted_config
 
         repo = self.ctx.repo
-        default = self.ctx.gh.get_repo().get("default_branch") or repo.default_branch()
+        default = self._default_branch()
         if default != self.sp.data.get("base"):
             repo.fetch(default)
         trusted = trusted_config(self.cfg, repo, f"refs/remotes/origin/{default}", f"origin/{default}")
@@ -600,6 +599,12 @@ class IssueRun:
             "turns": o.max_turns if o.max_turns is not None else b.max_turns,
             "minutes": b.max_minutes,
         }
+
+    def _default_branch(self) -> str:
+        """GitHub's default branch (git's idea of origin's when GitHub names none), asked once."""
+        if self._default is None:
+            self._default = self.ctx.gh.get_repo().get("default_branch") or self.ctx.repo.default_branch()
+        return self._default
 
     def _tree(self) -> Any:
         if self.tree is None:
