@@ -40,8 +40,8 @@ import threading
 import time
 from pathlib import Path
 
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn, report, write
+from kagura_engineer.demo.github import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "ghs_benchToken000000000000000000000000000"

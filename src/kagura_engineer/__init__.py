@@ -2,7 +2,7 @@
 
 The package's public surface is deliberately tiny; everything else lives in the
 sub-packages named after the architecture (doctor, setup, memory, github, agent, run,
-review, goal, action, cache, sandbox).
+review, goal, eval, action, cache, demo).
 """
 
 __version__ = "0.1.0"

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "savepoint": ("kagura_engineer.memory.savepoint_command", "list, show or clear savepoints"),
     "cache": ("kagura_engineer.cache.command", "restore or save the memory DB in the Actions cache"),
     "action": ("kagura_engineer.action.command", "the GitHub Action entry point (reads the event)"),
-    "demo": ("kagura_engineer.sandbox.demo", "drive a sample issue to a PR, all on 127.0.0.1"),
+    "demo": ("kagura_engineer.demo.command", "drive a sample issue to a PR, all on 127.0.0.1"),
 }
 
 EPILOG = "exit codes: 0 ok, 1 failed, 2 blocked/busy/needs-user/config error, 3 internal error"

@@ -12,7 +12,7 @@ import pytest
 
 from filecommands import parse_file_commands
 from kagura_engineer.action.dispatch import Outcome
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.github import GitHubStandIn
 
 PAYLOADS = Path(__file__).parent / "payloads"
 OWNER, REPO = "acme", "widgets"

@@ -12,7 +12,7 @@ import pytest
 
 from kagura_engineer.agent import AgentResult, drive_agent
 from kagura_engineer.config import parse_config
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 

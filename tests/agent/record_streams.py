@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kagura_engineer.agent.argv import DEFAULT_ALLOWED_TOOLS, Invocation, build_argv
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, bash, http_error, report, write
+from kagura_engineer.demo.anthropic import AnthropicStandIn, bash, http_error, report, write
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"

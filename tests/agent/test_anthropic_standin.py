@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kagura_engineer.sandbox.anthropic import (
+from kagura_engineer.demo.anthropic import (
     AnthropicStandIn,
     bash,
     http_error,
@@ -169,7 +169,7 @@ def test_runs_as_a_process_with_a_script_file_and_a_redacted_log(tmp_path):
     script.write_text(json.dumps({"steps": [bash("from file")], "sessions": {"s-9": [bash("session file")]}}))
     port_file, log = tmp_path / "port", tmp_path / "requests.jsonl"
     child = subprocess.Popen(
-        [sys.executable, "-m", "kagura_engineer.sandbox.anthropic", "--port", "0", "--port-file", str(port_file),
+        [sys.executable, "-m", "kagura_engineer.demo.anthropic", "--port", "0", "--port-file", str(port_file),
          "--script", str(script), "--log", str(log)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ},
     )  # fmt: skip

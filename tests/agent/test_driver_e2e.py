@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import bash, http_error, read, report, tool, write
+from kagura_engineer.demo.anthropic import bash, http_error, read, report, tool, write
 
 pytestmark = pytest.mark.e2e
 

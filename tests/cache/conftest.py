@@ -12,7 +12,7 @@ import pytest
 from kagura_engineer.cache.carry import CacheResult, restore_memory, save_memory
 from kagura_engineer.config import Config, parse_config
 from kagura_engineer.memory.local import LocalMemory
-from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
+from support.actions_cache import ActionsCacheStandIn
 
 TOKEN = "runtime-token-3f9c2a7d1e"
 DB = ".kagura/memory.db"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kagura_engineer.cache.carry import memory_path_string
-from kagura_engineer.cache.keys import CacheKeyError, cache_version, check_key, memory_keys, path_strings
+from kagura_engineer.cache.keys import CacheKeyError, cache_version, check_key, memory_keys
 from kagura_engineer.config import parse_config
+from support.actions_cache import path_strings
 
 # Computed with @actions/cache 4.1.0 (see the reference notes, section 4.3).
 VECTORS = [

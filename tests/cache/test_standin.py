@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
-from kagura_engineer.sandbox.actions_cache import SERVICE
+from support.actions_cache import SERVICE
 
 from .conftest import TOKEN
 
@@ -92,9 +93,9 @@ def test_block_upload_and_ranged_download(service):
 def test_runs_as_a_process(tmp_path):
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kagura_engineer.sandbox.actions_cache", "--port", "0",
+        [sys.executable, "-m", "support.actions_cache", "--port", "0",
          "--port-file", str(port_file), "--token", "process-token"],
-        stdout=subprocess.DEVNULL, env={**os.environ},
+        cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL, env={**os.environ},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 20

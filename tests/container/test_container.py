@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from filecommands import parse_file_commands
-from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, tool_results, write
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn, report, tool_results, write
+from kagura_engineer.demo.github import GitHubStandIn
+from support.actions_cache import ActionsCacheStandIn
 
 pytestmark = pytest.mark.container
 ROOT = Path(__file__).resolve().parents[2]

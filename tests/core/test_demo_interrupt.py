@@ -164,7 +164,7 @@ def test_remove_tree_finishes_even_when_ctrl_c_arrives_midway(tmp_path):
         """
         import os, shutil, signal, sys
         from pathlib import Path
-        from kagura_engineer.sandbox.demo import remove_tree
+        from kagura_engineer.demo.command import remove_tree
         root = Path(sys.argv[1]) / "kagura-demo-x"
         for n in range(200):
             (root / f"d{n}").mkdir(parents=True)
@@ -189,7 +189,7 @@ def test_after_the_first_ctrl_c_the_unwinding_cannot_be_interrupted(tmp_path):
     result = _child(
         """
         import os, signal
-        from kagura_engineer.sandbox.demo import FirstCtrlC
+        from kagura_engineer.demo.command import FirstCtrlC
         steps = []
         try:
             with FirstCtrlC() as ctrl_c:

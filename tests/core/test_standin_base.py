@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn
+from kagura_engineer.demo.standin import Request, Response, StandIn
 
 
 class _Big(StandIn):

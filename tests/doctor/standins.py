@@ -6,7 +6,7 @@ daemon count as installed, the way a real daemon would list what its CLI pulled 
 
 from __future__ import annotations
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response
 
 
 class OllamaStandIn(StandIn):

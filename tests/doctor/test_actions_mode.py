@@ -8,7 +8,7 @@ import json
 import pytest
 
 from doctor.standins import OllamaStandIn
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.github import GitHubStandIn
 
 ACTION_CHECKS = ["github", "trigger-label", "branch-protection", "push-triggers", "dependabot", "actions-cache"]
 

@@ -17,7 +17,7 @@ from doctor.standins import OllamaStandIn
 from fakebin import Reply
 from kagura_engineer import CLAUDE_CODE_VERSION
 from kagura_engineer.doctor.ollama_api import find_installed, model_matches
-from kagura_engineer.sandbox.memory_cloud import MemoryCloudStandIn
+from support.memory_cloud import MemoryCloudStandIn
 
 DUBIOUS = (
     "fatal: detected dubious ownership in repository at '/srv/widgets'\n"

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn
+from kagura_engineer.demo.github import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghs_e2eSecretToken0000000000000000000000"

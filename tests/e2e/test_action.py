@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from filecommands import parse_file_commands
-from kagura_engineer.sandbox.anthropic import report, write
+from kagura_engineer.demo.anthropic import report, write
 
 from .conftest import TOKEN
 

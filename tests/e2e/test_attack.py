@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, bash, report, write
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn, bash, report, write
+from kagura_engineer.demo.github import GitHubStandIn
 
 from .conftest import claude_binary
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
-from kagura_engineer.sandbox.github import GitHubStandIn
+from kagura_engineer.demo.anthropic import AnthropicStandIn, report, write
+from kagura_engineer.demo.github import GitHubStandIn
 
 from .conftest import E2E, TOKEN, claude_binary
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kagura_engineer.demo.anthropic import report, write
 from kagura_engineer.memory.local import LocalMemory
-from kagura_engineer.sandbox.anthropic import report, write
 
 pytestmark = pytest.mark.e2e
 LESSON = "config.txt must contain MAGIC=42"

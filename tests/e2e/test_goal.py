@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import report, write
+from kagura_engineer.demo.anthropic import report, write
 
 pytestmark = pytest.mark.e2e
 

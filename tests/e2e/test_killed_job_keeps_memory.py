@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from filecommands import parse_file_commands
-from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
-from kagura_engineer.sandbox.anthropic import report, write
+from kagura_engineer.demo.anthropic import report, write
+from support.actions_cache import ActionsCacheStandIn
 
 from .conftest import TOKEN
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kagura_engineer.sandbox.anthropic import bash, read, report, write
+from kagura_engineer.demo.anthropic import bash, read, report, write
 
 from .conftest import KAGURA_KEY, TOKEN
 

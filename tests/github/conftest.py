@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github.client import GitHub
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 # Deliberately not a known secret shape: redaction must come from registering the token.
 TOKEN = "t0ken-5b1e0c9a7f3d4e2b8c6a1f0e9d8c7b6a"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.errors import ConfigError, GitHubError, NeedsUserError, NotFound, PermissionDenied
 from kagura_engineer.github.client import GitHub, IsPullRequest
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import TOKEN, FakeTime
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from kagura_engineer.demo.github import ROUTES, GitHubStandIn
 from kagura_engineer.github.client import GitHub
-from kagura_engineer.sandbox.github import ROUTES, GitHubStandIn
 
 from .conftest import FakeTime
 

@@ -9,11 +9,11 @@ and that it still finds and edits what its own account wrote.
 from __future__ import annotations
 
 from kagura_engineer.action.gates import reply_key, reply_once
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import ProgressComment, ProgressState, marker, render
 from kagura_engineer.review.envelope import Envelope
 from kagura_engineer.review.post import find_posted, post_review, review_marker
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import FakeTime
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import (
     COMMENT_LIMIT,
@@ -20,7 +21,6 @@ from kagura_engineer.github.progress import (
     write_step_summary,
 )
 from kagura_engineer.proc import register_secret
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import TOKEN, FakeTime
 

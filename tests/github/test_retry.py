@@ -8,10 +8,10 @@ import traceback
 
 import pytest
 
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.errors import GitHubError, NotFound, PermissionDenied, Transient
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.failures import RetryPolicy
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import TOKEN, FakeTime
 

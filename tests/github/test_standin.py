@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from kagura_engineer import proc
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.errors import GitHubError
 from kagura_engineer.github.client import GitHub
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import TOKEN, FakeTime, git
 
@@ -160,7 +160,7 @@ def test_runs_as_a_process_until_sigterm(tmp_path: Path) -> None:
     state.write_text(json.dumps({"token": "tok-process", "issues": [{"number": 1, "title": "served"}]}))
     port_file = tmp_path / "port"
     child = proc.spawn(
-        [sys.executable, "-m", "kagura_engineer.sandbox.github", "--port", "0",
+        [sys.executable, "-m", "kagura_engineer.demo.github", "--port", "0",
          "--port-file", str(port_file), "--state", str(state)],
         passthrough=["PYTHONPATH"],
     )  # fmt: skip

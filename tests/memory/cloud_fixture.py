@@ -18,7 +18,7 @@ import pytest
 
 from kagura_engineer.config import Config, parse_config
 from kagura_engineer.memory.cloud import CloudMemory, CloudRetry, open_cloud
-from kagura_engineer.sandbox.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
+from support.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
 
 FAST_RETRY = CloudRetry(attempts=3, total_seconds=30.0, base_delay=0.5, max_delay=2.0)
 

@@ -15,7 +15,7 @@ from kagura_engineer.errors import ConfigError, MemoryAuthError, MemoryStoreErro
 from kagura_engineer.memory import cloud as cloud_module
 from kagura_engineer.memory.cloud import cloud_mcp_url, open_cloud
 from kagura_engineer.memory.jsonl import export_jsonl, import_jsonl
-from kagura_engineer.sandbox.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
+from support.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
 
 from .cloud_fixture import Recorder, cloud_config, isolate_sdk_credentials, new_key
 

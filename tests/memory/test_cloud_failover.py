@@ -11,7 +11,7 @@ import pytest
 from kagura_engineer import cli, proc
 from kagura_engineer.memory.cloud import open_cloud
 from kagura_engineer.memory.local import LocalMemory
-from kagura_engineer.sandbox.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
+from support.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
 
 from .cloud_fixture import Recorder, cloud_config, isolate_sdk_credentials, new_key
 

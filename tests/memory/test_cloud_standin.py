@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kagura_engineer.sandbox.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
+from support.memory_cloud import DEFAULT_CONTEXT, DEFAULT_WORKSPACE, MemoryCloudStandIn
 
 from .cloud_fixture import new_key
 
@@ -237,9 +237,9 @@ def test_list_memories_pages_newest_first(cloud):
 def test_runs_as_a_process(tmp_path: Path):
     port_file = tmp_path / "port"
     child = subprocess.Popen(
-        [sys.executable, "-m", "kagura_engineer.sandbox.memory_cloud", "--port", "0",
+        [sys.executable, "-m", "support.memory_cloud", "--port", "0",
          "--port-file", str(port_file), "--api-key", KEY],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 20

@@ -14,7 +14,7 @@ import pytest
 
 from kagura_engineer import cli
 from kagura_engineer.review.reviewer import CodeReviewer
-from kagura_engineer.sandbox.ollama import FileReviewer, OllamaStandIn, Rule
+from support.ollama import FileReviewer, OllamaStandIn, Rule
 
 from .conftest import BUG_TITLE, BUGGY, GOOD, ScriptedFixer, git, reviewer_binary, writes
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from kagura_engineer.review.envelope import build_envelope
-from kagura_engineer.sandbox.anthropic import AnthropicStandIn, read, report, structured, write
-from kagura_engineer.sandbox.ollama import FileReviewer, OllamaStandIn, Rule
+from kagura_engineer.demo.anthropic import AnthropicStandIn, read, report, structured, write
+from support.envelope import build_envelope
+from support.ollama import FileReviewer, OllamaStandIn, Rule
 
 from .conftest import BUG_TITLE, BUGGY, GOOD, judge_calc, reviewer_binary
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kagura_engineer.config import parse_config
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import ProgressComment
 from kagura_engineer.memory.local import LocalMemory
@@ -19,7 +20,6 @@ from kagura_engineer.memory.savepoint import SavepointStore
 from kagura_engineer.run.git import Git
 from kagura_engineer.run.loop import RunContext, RunOptions
 from kagura_engineer.run.report import RunProgress
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 TOKEN = "ghs_runTestToken00000000000000000000000"
 

@@ -31,11 +31,6 @@ def cache_version(paths: Sequence[str], compression: str = COMPRESSION_METHOD) -
     return hashlib.sha256("|".join(components).encode("utf-8")).hexdigest()
 
 
-def path_strings(text: str) -> list[str]:
-    """A `path:` input as actions/cache reads it: one path per line, trimmed, blank lines dropped."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def check_key(key: str) -> str:
     """Refuse a key the service would refuse (the toolkit's `checkKey`)."""
     if not key:

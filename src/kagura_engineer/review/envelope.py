@@ -139,19 +139,6 @@ def parse_envelope(raw: str | bytes | dict[str, Any] | None) -> Envelope:
     return envelope
 
 
-def build_envelope(findings: list[dict[str, Any]]) -> Envelope:
-    """An envelope around findings (verdict and summary derived): for scripted reviewers."""
-    parsed = [Finding.model_validate(f) for f in findings]
-    by_severity: dict[str, int] = {}
-    for f in parsed:
-        by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
-    return Envelope(
-        schema_version=1, verdict=derive_verdict(parsed), findings=parsed,
-        summary=Summary(total=len(parsed), blocking=sum(f.blocking for f in parsed), by_severity=by_severity,
-                        incomplete=False),
-    )  # fmt: skip
-
-
 #: The JSON schema given to Claude as reviewer (`--json-schema`): the same envelope.
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -19,7 +19,7 @@
 Faults (429 + Retry-After, 503, delays, dropped connections) and the request log come from
 `StandIn`. State survives `stop()`/`start()` (sessions do not, as on a real restart), and a
 restart binds the same port. Run it as a process with
-`python -m kagura_engineer.sandbox.memory_cloud --port 0 --port-file F --api-key K`.
+`python -m support.memory_cloud --port 0 --port-file F --api-key K`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response, serve_until_signalled
 
 DEFAULT_WORKSPACE = "9b2f6c1e-4a7d-4e58-9c3b-2d1f0a6e8b71"
 DEFAULT_CONTEXT = "5c8e2a91-7f3b-4d6e-a1c4-8b0e9d2f3a65"
@@ -932,7 +932,7 @@ def _tool_list() -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGTERM/SIGINT; `--port-file` receives the bound port once listening."""
-    parser = argparse.ArgumentParser(prog="python -m kagura_engineer.sandbox.memory_cloud")
+    parser = argparse.ArgumentParser(prog="python -m support.memory_cloud")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path)
     parser.add_argument("--api-key", default=os.environ.get("KAGURA_STANDIN_API_KEY"))

@@ -31,7 +31,7 @@ the body bytes of each reply in `.replies[request.number]`. `.timings` holds eac
 arrival and the end of its reply (`time.monotonic()`); `model_seconds()` is the time spent
 inside requests (overlaps counted once), which a benchmark subtracts from a job's wall time.
 
-Run as a process: `python -m kagura_engineer.sandbox.anthropic --port 0 --port-file F
+Run as a process: `python -m kagura_engineer.demo.anthropic --port 0 --port-file F
 --script S.json [--log requests.jsonl]`, where S.json is `{"steps": [...]}` (optionally
 `"sessions": {"<id>": [...]}`).
 """
@@ -49,7 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response, serve_until_signalled
 
 StepFn = Callable[..., dict[str, Any]]
 Step = dict[str, Any] | StepFn

@@ -25,7 +25,7 @@ request carrying an `Authorization` header is refused and recorded in `blob_auth
 
 Fault injection, request log and crash hooks come from `StandIn`.
 
-    python -m kagura_engineer.sandbox.actions_cache --port 0 --port-file F --token T
+    python -m support.actions_cache --port 0 --port-file F --token T
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response, serve_until_signalled
 
 SERVICE = "github.actions.results.api.v1.CacheService"
 TWIRP_PREFIX = f"/twirp/{SERVICE}/"
@@ -62,6 +62,11 @@ class Entry:
     data: bytes | None = None
     size: int | None = None
     blocks: dict[str, bytes] = field(default_factory=dict)
+
+
+def path_strings(text: str) -> list[str]:
+    """A `path:` input as actions/cache reads it: one path per line, trimmed, blank lines dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def twirp_error(status: int, code: str, msg: str) -> Response:
@@ -321,7 +326,7 @@ class ActionsCacheStandIn(StandIn):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kagura_engineer.sandbox.actions_cache",
+    parser = argparse.ArgumentParser(prog="python -m support.actions_cache",
                                      description="Actions cache service v2 stand-in on 127.0.0.1")  # fmt: skip
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", help="write the bound port here once serving")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response
 
 Message = dict[str, Any]
 Reply = Callable[[dict[str, Any]], Message]

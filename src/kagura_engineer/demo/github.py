@@ -18,7 +18,7 @@ the client never hears about it).
 
 As a process, for container tests (serves until SIGTERM; `GET /_standin/state` dumps state):
 
-    python -m kagura_engineer.sandbox.github --port 0 --port-file F --state state.json
+    python -m kagura_engineer.demo.github --port 0 --port-file F --state state.json
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from kagura_engineer import proc
-from kagura_engineer.sandbox.base import Request, Response, StandIn, json_response, serve_until_signalled
+from kagura_engineer.demo.standin import Request, Response, StandIn, json_response, serve_until_signalled
 
 DOCS = "https://docs.github.com/rest"
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -1273,7 +1273,7 @@ class GitHubStandIn(StandIn):
 
     @classmethod
     def from_state(cls, state: dict, **kwargs: Any) -> GitHubStandIn:
-        """Build from a JSON description (see `python -m kagura_engineer.sandbox.github --help`)."""
+        """Build from a JSON description (see `python -m kagura_engineer.demo.github --help`)."""
         options = {k: state[k] for k in ("owner", "repo", "token", "prefix", "default_branch",
                                          "bot_login", "repo_path", "private") if k in state}  # fmt: skip
         standin = cls(**{**options, **kwargs})
@@ -1305,7 +1305,7 @@ class GitHubStandIn(StandIn):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kagura_engineer.sandbox.github", description=__doc__.split("\n")[0]
+        prog="python -m kagura_engineer.demo.github", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", help="write the bound port here once serving")

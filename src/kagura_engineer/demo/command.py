@@ -163,6 +163,8 @@ def _demo(args: argparse.Namespace, root: Path, binary: str, say: Any, ctrl_c: F
     from kagura_engineer import proc
     from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import parse_config
+    from kagura_engineer.demo.anthropic import AnthropicStandIn, report, write
+    from kagura_engineer.demo.github import GitHubStandIn
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
     from kagura_engineer.memory.local import LocalMemory
@@ -170,8 +172,6 @@ def _demo(args: argparse.Namespace, root: Path, binary: str, say: Any, ctrl_c: F
     from kagura_engineer.run.git import Git
     from kagura_engineer.run.loop import RunContext, RunOptions, run_issue
     from kagura_engineer.run.report import RunProgress
-    from kagura_engineer.sandbox.anthropic import AnthropicStandIn, report, write
-    from kagura_engineer.sandbox.github import GitHubStandIn
 
     origin, work = root / "origin.git", root / "widgets"
     identity = {"GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@example.com",

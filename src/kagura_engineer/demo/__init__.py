@@ -1,0 +1,1 @@
+"""`kagura-engineer demo`: a sample issue driven to a PR against loopback GitHub and Anthropic stand-ins."""
