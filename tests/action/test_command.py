@@ -11,7 +11,7 @@ import yaml
 from kagura_engineer.action.command import ensure_safe_directory, nearest_due_milestone
 from kagura_engineer.action.dispatch import DispatchContext, Outcome, command_argv, dispatch, parse_command
 from kagura_engineer.action.intent import Intent
-from kagura_engineer.action.io import ActionIO
+from kagura_engineer.workflow import ActionIO
 
 from .conftest import Recorder, comment_payload, issue_payload
 

@@ -9,7 +9,8 @@ import pytest
 
 from filecommands import parse_file_commands
 from kagura_engineer.action.command import run_action
-from kagura_engineer.action.io import (
+from kagura_engineer.proc import register_secret
+from kagura_engineer.workflow import (
     SUMMARY_LIMIT,
     ActionIO,
     escape_data,
@@ -19,7 +20,6 @@ from kagura_engineer.action.io import (
     untrusted_block,
     write_untrusted,
 )
-from kagura_engineer.proc import register_secret
 
 
 def unescape_data(value: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 from kagura_engineer import proc
 from kagura_engineer.agent.clone import AgentClone
 from kagura_engineer.agent.user import NAME, agent_space, harness_paths, isolate, lock_down
-from kagura_engineer.run.git import Git, credential_env
+from kagura_engineer.git import Git, credential_env
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 TOKEN = "ghs_isolationTestToken000000000000000000"

@@ -16,8 +16,8 @@ import pytest
 from kagura_engineer import proc
 from kagura_engineer.agent.argv import claude_env
 from kagura_engineer.agent.proxy import DEFAULT_UPSTREAM, OAUTH_BETA, Credential, ModelProxy, needs_proxy
+from kagura_engineer.credentials import anthropic_source, cloud_env
 from kagura_engineer.demo.anthropic import AnthropicStandIn, bash, http_error
-from kagura_engineer.doctor.auth import anthropic_source, cloud_env
 
 REAL_KEY = "sk-ant-api03-realKeyThatOnlyTheHarnessHolds0000"
 REAL_OAUTH = "sk-ant-oat01-realOauthTokenOnlyTheHarnessHolds00"

@@ -17,10 +17,10 @@ from kagura_engineer.config import parse_config
 from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.eval.drive import EvalContext
 from kagura_engineer.eval.guard import ReadOnlyGitHub
+from kagura_engineer.git import Git
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import SavepointStore
-from kagura_engineer.run.git import Git
 
 TOKEN = "ghs_evalTestToken0000000000000000000000"
 LESSON = "config.txt must contain MAGIC=42"

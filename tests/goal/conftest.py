@@ -15,11 +15,11 @@ import pytest
 
 from kagura_engineer.config import parse_config
 from kagura_engineer.demo.github import GitHubStandIn
+from kagura_engineer.git import Git, branch_name
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.goal.context import GoalContext, default_drive
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import Savepoint, SavepointStore
-from kagura_engineer.run.git import Git, branch_name
 from kagura_engineer.run.outcome import RunOutcome
 
 TOKEN = "ghs_goalTestToken0000000000000000000000"

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from kagura_engineer import cli
-from kagura_engineer.run.git import branch_name
+from kagura_engineer.git import branch_name
 
 from .conftest import MILESTONE, three_issues
 

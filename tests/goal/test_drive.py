@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from kagura_engineer.git import branch_name
 from kagura_engineer.goal.drive import drive_goal
 from kagura_engineer.goal.graph import CycleError
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import Savepoint, SavepointStore
-from kagura_engineer.run.git import branch_name
 
 from .conftest import MILESTONE, Killed, ScriptedRuns, three_issues
 

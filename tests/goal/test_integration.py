@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
+from kagura_engineer.git import branch_name
 from kagura_engineer.goal.drive import drive_goal
 from kagura_engineer.memory.local import LocalMemory
-from kagura_engineer.run.git import branch_name
 
 from .conftest import FileAgent, three_issues
 

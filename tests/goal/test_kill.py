@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentspace import AGENT_PYTHON
-from kagura_engineer.run.git import branch_name
+from kagura_engineer.git import branch_name
 
 from .conftest import MILESTONE, three_issues
 

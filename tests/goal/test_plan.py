@@ -10,7 +10,7 @@ from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema.validators import validator_for
 
 from kagura_engineer import cli
-from kagura_engineer.run.git import branch_name
+from kagura_engineer.git import branch_name
 
 from .conftest import MILESTONE, three_issues
 

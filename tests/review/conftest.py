@@ -19,6 +19,7 @@ import pytest
 from kagura_engineer.agent import AgentResult
 from kagura_engineer.config import parse_config
 from kagura_engineer.demo.github import GitHubStandIn
+from kagura_engineer.git import Git
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import ProgressComment
 from kagura_engineer.memory.local import LocalMemory
@@ -26,7 +27,6 @@ from kagura_engineer.memory.savepoint import SavepointStore
 from kagura_engineer.review.job import ReviewContext, ReviewOptions, run_review
 from kagura_engineer.review.reviewer import ClaudeReviewer, CodeReviewer
 from kagura_engineer.review.target import is_pr, resolve_local, resolve_pr
-from kagura_engineer.run.git import Git
 from support.envelope import build_envelope
 
 TOKEN = "ghs_reviewTestToken0000000000000000000000"

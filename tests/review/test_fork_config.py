@@ -13,8 +13,8 @@ from pathlib import Path
 
 from kagura_engineer.agent import drive_agent
 from kagura_engineer.agent.project_files import base_instructions, is_sensitive
+from kagura_engineer.git import Git
 from kagura_engineer.review.reviewer import REVIEW_SYSTEM, ClaudeReviewer
-from kagura_engineer.run.git import Git
 
 from .conftest import BUGGY, ScriptedClaudeReviewer, judge_calc
 

@@ -13,11 +13,11 @@ import pytest
 
 from kagura_engineer.config import parse_config
 from kagura_engineer.demo.github import GitHubStandIn
+from kagura_engineer.git import Git
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import ProgressComment
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import SavepointStore
-from kagura_engineer.run.git import Git
 from kagura_engineer.run.loop import RunContext, RunOptions
 from kagura_engineer.run.report import RunProgress
 

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from kagura_engineer.action.event import Event
     from kagura_engineer.action.inputs import Inputs
     from kagura_engineer.action.intent import Intent
-    from kagura_engineer.action.io import ActionIO
     from kagura_engineer.config import Config
     from kagura_engineer.run.trigger import TriggerText
+    from kagura_engineer.workflow import ActionIO
 
 OUTPUTS = ("status", "intent", "pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint")
 MODEL_COMMANDS = ("run", "review", "goal", "eval")
@@ -95,7 +95,7 @@ def run_action(
     import time
 
     from kagura_engineer.action.inputs import secret_values
-    from kagura_engineer.action.io import ActionIO
+    from kagura_engineer.workflow import ActionIO
 
     environ = os.environ if environ is None else environ
     aio = ActionIO(environ, out)
@@ -178,6 +178,7 @@ class _Job:
         from kagura_engineer.action.event import parse_event
         from kagura_engineer.action.inputs import parse_inputs
         from kagura_engineer.action.intent import decide
+        from kagura_engineer.action.settings import effective_config
 
         aio = self.aio
         with aio.group("inputs"):
@@ -475,6 +476,8 @@ class _Job:
         restore_ownership(self.environ.get("GITHUB_WORKSPACE"))
 
     def _final_state(self) -> Any:
+        from kagura_engineer.action.intent import resume_hint
+
         progress, report, intent = self.progress, self.report, self.intent
         assert progress is not None and intent is not None
         state = progress.state
@@ -539,14 +542,6 @@ def trigger_text(intent: Intent, event: Event | None) -> TriggerText | None:
     return TriggerText(title=event.title, body=event.body)
 
 
-def resume_hint(intent: Intent) -> str:
-    if intent.command == "run":
-        return "comment `/kagura resume` on the issue or re-run the workflow; finished phases are kept"
-    if intent.command == "review":
-        return "comment `/kagura review` (or `/kagura fix`) on the pull request, or re-run the workflow"
-    return "re-run the workflow"
-
-
 def progress_target(
     intent: Intent, event: Event, owner: str, repo: str, config: Config | None
 ) -> tuple[int | None, str | None]:
@@ -594,65 +589,3 @@ def ensure_safe_directory(environ: MutableMapping[str, str], aio: ActionIO) -> N
         "git config --global --add safe.directory"
     )
     aio.log(f"git: marked {workspace} as a safe directory")
-
-
-def resolve_backend(
-    inputs: Inputs, config: Config, environ: MutableMapping[str, str], aio: ActionIO | None
-) -> str:
-    """Input `memory_backend`: cloud/local as given; auto = repo.yaml's, or local without a Cloud key."""
-    if inputs.memory_backend in ("cloud", "local"):
-        return inputs.memory_backend
-    if config.memory_backend == "cloud" and not (
-        inputs.kagura_api_key or (environ.get("KAGURA_API_KEY") or "").strip()
-    ):
-        if aio is not None:
-            aio.warning("repo.yaml asks for Memory Cloud but no kagura_api_key is set: using local memory "
-                        "carried in the Actions cache", title="memory")  # fmt: skip
-        return "local"
-    return config.memory_backend
-
-
-def effective_config(
-    inputs: Inputs, environ: MutableMapping[str, str], aio: ActionIO | None
-) -> tuple[Config, str | None]:
-    """repo.yaml with the Action's inputs applied; the path to pass as `--config` (None: defaults).
-
-    With overrides, the merged settings are written to a fresh `repo.yaml` under RUNNER_TEMP,
-    because every command reads its settings through `--config`.
-    """
-    import tempfile
-    from pathlib import Path
-
-    import yaml
-
-    from kagura_engineer.config import load_config, parse_config
-
-    base = load_config(inputs.config)
-    overrides: dict[str, Any] = {}
-    if inputs.model:
-        overrides["model"] = inputs.model
-    if inputs.allowed_tools:
-        overrides["allowed_tools"] = list(inputs.allowed_tools)
-    if inputs.base_branch:
-        overrides["base_branch"] = inputs.base_branch
-    budget: dict[str, Any] = {}
-    if inputs.max_budget_usd is not None:
-        budget["max_usd"] = inputs.max_budget_usd
-    if inputs.max_turns is not None:
-        budget["max_turns"] = inputs.max_turns
-    if inputs.timeout_minutes is not None:
-        budget["max_minutes"] = inputs.timeout_minutes
-    backend = resolve_backend(inputs, base, environ, aio)
-    if backend != base.memory_backend:
-        overrides["memory_backend"] = backend
-    if not overrides and not budget:
-        return base, inputs.config
-    data = base.model_dump(mode="json")
-    data.update(overrides)
-    data["budget"] = {**data.get("budget", {}), **budget}
-    config = parse_config(data, source=f"{base.source} + action inputs")
-    tmp_root = (environ.get("RUNNER_TEMP") or "").strip() or None
-    directory = Path(tempfile.mkdtemp(prefix="kagura-engineer-", dir=tmp_root))
-    path = directory / "repo.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return config, str(path)

@@ -1,7 +1,7 @@
 """The seam between the Action and the commands: `dispatch(intent, ctx) -> Outcome`.
 
 The intent becomes the same argv a person would type (`run 42 --unattended --json ...`),
-parsed by the command's own parser from `cli.COMMANDS`, and the command's `main(args)` runs
+parsed by the command's own parser from `commands.COMMANDS`, and the command's `main(args)` runs
 in this process with `--json`: its one JSON object on stdout becomes the `Outcome` (and
 the Action's outputs). Flags a command does not accept in this version are dropped with a
 warning instead of failing the job. Errors become exit codes exactly as in `cli.dispatch`.
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.action.intent import Intent
-from kagura_engineer.action.io import write_untrusted
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.proc import redact
+from kagura_engineer.workflow import write_untrusted
 
 if TYPE_CHECKING:
     from kagura_engineer.run.trigger import TriggerText
@@ -116,9 +116,9 @@ def parse_command(argv: list[str]) -> tuple[argparse.Namespace, tuple[str, ...]]
 
     Raises SystemExit (argparse) for bad values and ValueError for stray positionals.
     """
-    from kagura_engineer import cli
+    from kagura_engineer.commands import build_parser
 
-    args, unknown = cli.build_parser(argv).parse_known_args(argv)
+    args, unknown = build_parser(argv).parse_known_args(argv)
     dropped = tuple(u for u in unknown if u.startswith("-"))
     if len(dropped) != len(unknown):
         raise ValueError(f"unexpected arguments {unknown} for {argv[0]}")
@@ -148,7 +148,7 @@ def _json_object(text: str) -> dict | None:
 
 def dispatch(intent: Intent, ctx: DispatchContext) -> Outcome:
     """Run the intent's command in this process and collect its `--json` result."""
-    from kagura_engineer import cli
+    from kagura_engineer.commands import COMMANDS
 
     argv = command_argv(intent, ctx)
     try:
@@ -163,7 +163,7 @@ def dispatch(intent: Intent, ctx: DispatchContext) -> Outcome:
     args.json = True
     if args.command == "run":
         args.trigger = ctx.trigger  # typed, not a flag: a person's `run` has no trigger text
-    module = importlib.import_module(cli.COMMANDS[args.command][0])
+    module = importlib.import_module(COMMANDS[args.command][0])
     buffer = io.StringIO()
     error = hint = None
     busy = False

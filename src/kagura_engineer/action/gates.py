@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-WRITE_LEVELS = frozenset({"admin", "maintain", "write"})
+from kagura_engineer.github.permission import WRITE_LEVELS
+
 #: Every comment kagura-engineer writes starts with a hidden `<!-- kagura:... -->` marker.
 OWN_MARKER = "<!-- kagura:"
 

@@ -318,3 +318,11 @@ def decide(event: Event, inputs: Inputs, config: Config) -> Intent:
     if name == "schedule":
         return _goal(event, inputs, config, f"schedule {event.schedule or ''}".strip())
     return skip(f"the {name} event is not a trigger for kagura-engineer")
+
+
+def resume_hint(intent: Intent) -> str:
+    if intent.command == "run":
+        return "comment `/kagura resume` on the issue or re-run the workflow; finished phases are kept"
+    if intent.command == "review":
+        return "comment `/kagura review` (or `/kagura fix`) on the pull request, or re-run the workflow"
+    return "re-run the workflow"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from kagura_engineer.action.inputs import Inputs
-    from kagura_engineer.action.io import ActionIO
+    from kagura_engineer.workflow import ActionIO
 
 
 def state_of(environ: Mapping[str, str]) -> dict[str, str]:
@@ -49,8 +49,8 @@ def interruption_reason(state: Mapping[str, str], timeout_minutes: float | None,
 def run_post(environ: MutableMapping[str, str] | None = None, out: TextIO | None = None) -> int:
     """Finish what an interrupted main step left open; always returns 0."""
     from kagura_engineer.action.inputs import parse_inputs, secret_values
-    from kagura_engineer.action.io import ActionIO
     from kagura_engineer.errors import KaguraError
+    from kagura_engineer.workflow import ActionIO
 
     environ = os.environ if environ is None else environ
     aio = ActionIO(environ, out)
@@ -85,8 +85,7 @@ def run_post(environ: MutableMapping[str, str] | None = None, out: TextIO | None
 
 def _finish_comment(environ: MutableMapping[str, str], aio: ActionIO, state: Mapping[str, str],
                     token: str | None, timeout_minutes: float | None) -> None:  # fmt: skip
-    from kagura_engineer.action.command import resume_hint
-    from kagura_engineer.action.intent import Intent
+    from kagura_engineer.action.intent import Intent, resume_hint
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment, ProgressState, render_summary
 
@@ -110,7 +109,7 @@ def _finish_comment(environ: MutableMapping[str, str], aio: ActionIO, state: Map
 
 
 def _save_cache(environ: MutableMapping[str, str], aio: ActionIO, inputs: Inputs) -> None:
-    from kagura_engineer.action.command import effective_config
+    from kagura_engineer.action.settings import effective_config
     from kagura_engineer.errors import KaguraError
 
     try:

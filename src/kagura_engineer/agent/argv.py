@@ -298,14 +298,14 @@ def claude_env(environ: Mapping[str, str] | None = None, options: EnvOptions | N
     extra: dict[str, str] = dict(SWITCHES)
     credential = credential_name(environ)
     config_dir = options.config_dir or environ.get("CLAUDE_CONFIG_DIR")
-    from kagura_engineer.doctor.auth import cloud_env, cloud_provider
+    from kagura_engineer.credentials import cloud_env, cloud_provider
 
     if cloud_provider(environ):
         extra.update(cloud_env(environ))  # Bedrock / Vertex: the cloud's own variables, unproxied
     elif credential:
         extra[credential] = environ[credential]
     else:
-        from kagura_engineer.doctor.auth import claude_credentials_file
+        from kagura_engineer.credentials import claude_credentials_file
 
         login = claude_credentials_file({**environ, **({"CLAUDE_CONFIG_DIR": config_dir} if config_dir else {})})
         if not login.is_file():

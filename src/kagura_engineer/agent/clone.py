@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from kagura_engineer import proc
-from kagura_engineer.run.git import DEFAULT_IDENTITY, HARDENED, Git, GitError
+from kagura_engineer.git import DEFAULT_IDENTITY, HARDENED, Git, GitError
 
 #: Hardening also used for the agent-user gits the harness starts (they run the agent's config
 #: as the agent's own uid, which is harmless, but hooks or fsmonitor would only slow them down).

@@ -27,7 +27,7 @@ NO_CREDENTIAL = (
 
 def model_credential(environ: Mapping[str, str] | None = None) -> str | None:
     """The name of what will authenticate claude (a variable, the login file, or a provider), or None."""
-    from kagura_engineer.doctor.auth import anthropic_source
+    from kagura_engineer.credentials import anthropic_source
 
     environ = os.environ if environ is None else environ
     source = anthropic_source(environ)
@@ -54,7 +54,7 @@ def require_agent(environ: Mapping[str, str] | None = None) -> str:
             hint=f"kagura-engineer setup --fix claude-code (installs {CLAUDE_CODE_VERSION}, {INSTALL_SIZE})",
         )
     if model_credential(environ) is None:
-        from kagura_engineer.doctor.checks.claude import AUTH_HINT
+        from kagura_engineer.credentials import AUTH_HINT
 
         raise NeedsUserError(NO_CREDENTIAL, hint=AUTH_HINT)
     return binary

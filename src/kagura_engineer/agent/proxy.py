@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from kagura_engineer import proc
 from kagura_engineer.agent.argv import credential_name
 from kagura_engineer.agent.cost import usage_cost
-from kagura_engineer.doctor.auth import cloud_provider
+from kagura_engineer.credentials import cloud_provider
 
 if TYPE_CHECKING:
     import httpx2

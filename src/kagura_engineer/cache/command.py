@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     if result.warning:
         message = redact(result.warning)
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            from kagura_engineer.action.io import format_command
+            from kagura_engineer.workflow import format_command
 
             line = format_command("warning", message, title="memory cache")
             print(line, file=sys.stderr if args.json else sys.stdout, flush=True)

@@ -165,11 +165,11 @@ def _demo(args: argparse.Namespace, root: Path, binary: str, say: Any, ctrl_c: F
     from kagura_engineer.config import parse_config
     from kagura_engineer.demo.anthropic import AnthropicStandIn, report, write
     from kagura_engineer.demo.github import GitHubStandIn
+    from kagura_engineer.git import Git
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
-    from kagura_engineer.run.git import Git
     from kagura_engineer.run.loop import RunContext, RunOptions, run_issue
     from kagura_engineer.run.report import RunProgress
 

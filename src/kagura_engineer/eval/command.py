@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     table = render_markdown(report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        from kagura_engineer.action.io import ActionIO
+        from kagura_engineer.workflow import ActionIO
 
         ActionIO(os.environ).write_summary(table + "\n")
     if args.plot:

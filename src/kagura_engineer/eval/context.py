@@ -21,14 +21,14 @@ EVAL_DIR = Path(".kagura") / "eval"
 
 
 def _say(line: str) -> None:
-    from kagura_engineer.action.io import write_untrusted
+    from kagura_engineer.workflow import write_untrusted
 
     write_untrusted(line, sys.stderr)  # lines may carry issue text
 
 
 def open_team_memory(config: Any) -> tuple[Any | None, list[str]]:
     """The team's store (None when a local one does not exist yet) and the paths to protect."""
-    from kagura_engineer.memory.base import open_memory
+    from kagura_engineer.memory.factory import open_memory
 
     if config.memory_backend == "local":
         from kagura_engineer.memory.local import local_path
@@ -48,10 +48,10 @@ def open_eval(config_path: str | None, *, live: bool) -> Iterator[EvalContext]:
     from kagura_engineer.config import load_config
     from kagura_engineer.errors import ConfigError
     from kagura_engineer.eval.guard import ReadOnlyGitHub
+    from kagura_engineer.git import checkout_root, repository_from_origin
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
-    from kagura_engineer.run.context import checkout_root, repository_from_origin
     from kagura_engineer.scratch import exclude_scratch
 
     config = load_config(config_path)

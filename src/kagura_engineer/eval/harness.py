@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kagura_engineer.agent.clone import remove_tree
-from kagura_engineer.run.git import Git
+from kagura_engineer.git import Git
 
 
 def make_seed(checkout: Git, workdir: Path, base: str) -> Path:

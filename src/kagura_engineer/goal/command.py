@@ -54,10 +54,10 @@ def _plan(ctx: GoalContext, as_json: bool) -> int:
     import json
     import sys
 
-    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.goal import plan, summary
     from kagura_engineer.goal.outcome import GoalResult
     from kagura_engineer.goal.survey import survey
+    from kagura_engineer.workflow import write_untrusted
 
     sv = survey(ctx)
     matrix = plan.matrix(sv)
@@ -82,7 +82,7 @@ def _print_result(result: GoalResult, as_json: bool) -> None:
     import json
     import sys
 
-    from kagura_engineer.action.io import write_untrusted
+    from kagura_engineer.workflow import write_untrusted
 
     if as_json:
         print(json.dumps(result.to_json()))

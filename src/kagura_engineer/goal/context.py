@@ -86,7 +86,7 @@ def _quiet_phase(name: str, state: str) -> None:
 
 def _stderr_line(stream: TextIO) -> Callable[[str], None]:
     def say(line: str) -> None:
-        from kagura_engineer.action.io import write_untrusted
+        from kagura_engineer.workflow import write_untrusted
 
         write_untrusted(line, stream)  # lines carry issue titles
 
@@ -100,10 +100,11 @@ def open_goal(
     """Build the context from repo.yaml and the environment; closes memory on the way out."""
     from kagura_engineer.config import load_config
     from kagura_engineer.errors import ConfigError
+    from kagura_engineer.git import checkout_root, repository_from_origin
     from kagura_engineer.github.client import GitHub
-    from kagura_engineer.memory.base import open_memory
+    from kagura_engineer.memory.factory import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
-    from kagura_engineer.run.context import checkout_root, repository_from_origin, run_url
+    from kagura_engineer.workflow import run_url
 
     if not milestone.strip():
         raise ConfigError("goal needs a milestone title", hint="kagura-engineer goal 'v0.3'")

@@ -105,7 +105,7 @@ def matrix_json(plan: Mapping[str, Any]) -> str:
 
 def write_output(plan: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
     """Append `matrix=<json>` to `$GITHUB_OUTPUT` (False outside Actions)."""
-    from kagura_engineer.action.io import ActionIO
+    from kagura_engineer.workflow import ActionIO
 
     return ActionIO(environ).set_output("matrix", matrix_json(plan))
 

@@ -89,7 +89,7 @@ def render(result: GoalResult, status: str | None = None, run_url: str | None = 
 
 def write_summary(result: GoalResult, environ: Any, run_url: str | None = None) -> bool:
     """Append the table to `$GITHUB_STEP_SUMMARY` (False outside Actions)."""
-    from kagura_engineer.action.io import ActionIO
+    from kagura_engineer.workflow import ActionIO
 
     return ActionIO(environ).write_summary(render(result, run_url=run_url), append=True)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kagura_engineer.errors import ConfigError, KaguraError, NotFound
+from kagura_engineer.git import branch_name
 from kagura_engineer.goal.context import GoalContext
 from kagura_engineer.goal.graph import Graph, Issue, build_graph, topo_order, waves
-from kagura_engineer.run.git import branch_name
 
 
 @dataclass

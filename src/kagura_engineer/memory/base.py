@@ -1,7 +1,7 @@
 """The memory boundary: a `MemoryClient` Protocol both backends implement.
 
-`open_memory(config)` picks the backend (`memory_backend: cloud|local`). Everything above
-this package (run, review, goal, the CLI) speaks only this Protocol.
+`memory.factory.open_memory(config)` picks the backend (`memory_backend: cloud|local`).
+Everything above this package (run, review, goal, the CLI) speaks only this Protocol.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from kagura_engineer.config import Config
+    pass
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,3 @@ class MemoryClient(Protocol):
     def get_state(self, key: str) -> Any | None: ...
 
     def close(self) -> None: ...
-
-
-def open_memory(config: Config) -> MemoryClient:
-    """The configured backend, opened. Cloud falls back to the local store on outages."""
-    if config.memory_backend == "cloud":
-        from kagura_engineer.memory.cloud import open_cloud
-
-        return open_cloud(config)
-    from kagura_engineer.memory.local import open_local
-
-    return open_local(config)

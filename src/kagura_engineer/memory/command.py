@@ -106,7 +106,7 @@ def opened(args: argparse.Namespace, *, recall: bool = False) -> Iterator[Memory
         memory: MemoryClient = open_local()
     else:
         from kagura_engineer.config import load_config
-        from kagura_engineer.memory.base import open_memory
+        from kagura_engineer.memory.factory import open_memory
 
         config = load_config(args.config)
         if recall and config.memory_backend == "local":

@@ -64,7 +64,7 @@ def _rows(conn: sqlite3.Connection) -> set[_Row]:
 @functools.cache
 def known_schemas() -> tuple[dict[int, frozenset[_Row]], frozenset[_Row]]:
     """({version: the objects the store creates for it}, the statistics tables SQLite may add)."""
-    from kagura_engineer.memory.local import _MIGRATIONS
+    from kagura_engineer.memory.schema import _MIGRATIONS
 
     schemas: dict[int, frozenset[_Row]] = {}
     conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -104,7 +104,7 @@ def inspect_schema(conn: sqlite3.Connection) -> SchemaVerdict:
     """Compare the schema of `conn`'s database with the store's own (reads `sqlite_master`,
     and `schema_version` only once that table is known to be the store's plain table).
     Call `harden(conn)` first; sqlite3.DatabaseError means the file is not a database."""
-    from kagura_engineer.memory.local import SCHEMA_VERSION
+    from kagura_engineer.memory.schema import SCHEMA_VERSION
 
     found = _rows(conn)
     if not found:

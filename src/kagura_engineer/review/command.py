@@ -22,11 +22,11 @@ def main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.agent.preflight import require_agent
     from kagura_engineer.review.context import build_context
     from kagura_engineer.review.job import ReviewOptions, run_review
     from kagura_engineer.review.reviewer import find_reviewer_binary
+    from kagura_engineer.workflow import write_untrusted
 
     if args.fix or find_reviewer_binary() is None:
         require_agent()

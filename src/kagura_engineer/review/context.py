@@ -18,17 +18,16 @@ from kagura_engineer.review.job import ReviewContext, ReviewOptions
 @contextmanager
 def build_context(config_path: str | None, options: ReviewOptions, quiet: bool = False) -> Iterator[ReviewContext]:
     """Open everything a review needs; closes the memory backend on the way out."""
-    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import load_config
+    from kagura_engineer.git import checkout_root, repository_from_origin, slugify
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
-    from kagura_engineer.memory.base import open_memory
+    from kagura_engineer.memory.factory import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.review.reviewer import choose_reviewer
     from kagura_engineer.review.target import is_pr, resolve_local, resolve_pr
-    from kagura_engineer.run.context import checkout_root, repository_from_origin, run_url
-    from kagura_engineer.run.git import slugify
+    from kagura_engineer.workflow import run_url, write_untrusted
 
     config = load_config(config_path)
     repo = checkout_root()

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from kagura_engineer import proc
-from kagura_engineer.action.io import write_untrusted
 from kagura_engineer.errors import BlockedError, BusyError, KaguraError
 from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
 from kagura_engineer.review.reviewer import Budget, ReviewResult
 from kagura_engineer.review.target import Target, checkout, report_path
+from kagura_engineer.workflow import write_untrusted
 
 KEEP_VERDICTS = 6
 #: How long to wait for GitHub to show a push as the PR head (seconds, one per retry).
@@ -269,7 +269,7 @@ class ReviewJob:
         if self.ctx.memory is None:
             return None
         from kagura_engineer.github.sanitize import clean_untrusted
-        from kagura_engineer.run.prompt import render_memories
+        from kagura_engineer.memory.lessons import render_memories
 
         files = self.ctx.repo.run("diff", "--name-only", f"{target.base_sha}...{target.head_sha}", check=False)
         query = f"code review {target.title}\n" + " ".join(files.stdout.split()[:40])

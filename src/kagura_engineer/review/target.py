@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kagura_engineer.errors import ConfigError, KaguraError
-from kagura_engineer.run.git import Git, GitError, slugify
+from kagura_engineer.git import Git, GitError, slugify
 
 _PR = re.compile(r"^#?(\d+)$")
 

@@ -39,10 +39,10 @@ def main(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from kagura_engineer.action.io import write_untrusted
     from kagura_engineer.agent.preflight import require_agent
     from kagura_engineer.run.context import build_context
     from kagura_engineer.run.loop import RunOptions, run_issue
+    from kagura_engineer.workflow import write_untrusted
 
     require_agent()
     options = RunOptions(

@@ -7,45 +7,13 @@ context with their own stand-ins, and the CLI stays a thin shell.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from kagura_engineer.errors import ConfigError
-from kagura_engineer.run.git import Git, GitError
+from kagura_engineer.git import checkout_root, repository_from_origin
 from kagura_engineer.run.loop import RunContext, RunOptions
-
-_GITHUB_URL = re.compile(r"[:/](?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
-
-
-def repository_from_origin(git: Git) -> str | None:
-    """`owner/repo` parsed from origin's URL (https or ssh form), else None."""
-    try:
-        url = git.origin_url()
-    except GitError:
-        return None
-    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
-        return None  # a local path, not a GitHub remote
-    match = _GITHUB_URL.search(url)
-    return f"{match['owner']}/{match['repo']}" if match else None
-
-
-def checkout_root(cwd: Path | None = None) -> Git:
-    here = Git(cwd or Path.cwd())
-    try:
-        return Git(here.toplevel())
-    except GitError:
-        raise ConfigError(
-            "not inside a git checkout", hint="run from your repository's working tree (its origin is pushed to)"
-        ) from None
-
-
-def run_url() -> str | None:
-    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    if server and repo and run_id:
-        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
-    return None
+from kagura_engineer.workflow import run_url
 
 
 @contextmanager
@@ -55,7 +23,7 @@ def build_context(config_path: str | None, options: RunOptions, live: bool = Tru
     from kagura_engineer.config import load_config
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
-    from kagura_engineer.memory.base import open_memory
+    from kagura_engineer.memory.factory import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.run.report import PhaseLines, RunProgress
 

@@ -20,8 +20,8 @@ from typing import Any
 from kagura_engineer import proc
 from kagura_engineer.config import Config
 from kagura_engineer.errors import BusyError, KaguraError
+from kagura_engineer.git import Git, branch_name
 from kagura_engineer.run import gate
-from kagura_engineer.run.git import Git, branch_name
 from kagura_engineer.run.outcome import PHASES, RunOutcome
 from kagura_engineer.run.trigger import TriggerText, issue_at_trigger
 
@@ -634,7 +634,7 @@ class IssueRun:
 
 
 def proc_warn(message: str) -> None:
-    from kagura_engineer.action.io import write_untrusted
+    from kagura_engineer.workflow import write_untrusted
 
     write_untrusted(f"warning: {message}")  # messages quote git, memory and GitHub text
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kagura_engineer.memory.base import Memory
+from kagura_engineer.memory.lessons import render_memories
 
 
 def _fence(label: str, text: str) -> str:
@@ -25,18 +26,6 @@ def _clean(text: str) -> str:
     return clean_untrusted(text or "")
 
 
-def render_memories(memories: Sequence[Memory], limit_chars: int = 6000) -> str:
-    """Recalled lessons as one block: failures and their fixes first."""
-    ordered = sorted(memories, key=lambda m: (m.type not in ("failure", "fix"), -m.score))
-    parts: list[str] = []
-    used = 0
-    for m in ordered:
-        entry = f"- [{m.type}] {m.summary}\n  {m.content.strip()[:800]}"
-        if used + len(entry) > limit_chars:
-            break
-        parts.append(entry)
-        used += len(entry)
-    return "\n".join(parts)
 
 
 def task_prompt(

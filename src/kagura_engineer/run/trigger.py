@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kagura_engineer.action.gates import WRITE_LEVELS
 from kagura_engineer.errors import BlockedError, KaguraError
+from kagura_engineer.github.permission import WRITE_LEVELS
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from kagura_engineer.setup.effects import Command
 
 if TYPE_CHECKING:
     from kagura_engineer.setup.context import SetupContext
@@ -17,25 +18,6 @@ class StepStatus(StrEnum):
     SKIPPED = "SKIPPED"
     NEEDS_USER = "NEEDS_USER"
     FAIL = "FAIL"
-
-
-@dataclass(frozen=True)
-class Command:
-    """One side effect: argv plus the variables it needs; `display()` is exactly what runs."""
-
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    timeout: float = 900.0
-    passthrough: tuple[str, ...] = ()
-    hint: str | None = None  # shown when the command fails
-
-    @classmethod
-    def of(cls, *argv: str, env: Mapping[str, str] | None = None, timeout: float = 900.0,
-           passthrough: tuple[str, ...] = (), hint: str | None = None) -> Command:  # fmt: skip
-        return cls(tuple(argv), tuple((env or {}).items()), timeout, passthrough, hint)
-
-    def display(self) -> str:
-        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
 
 
 @dataclass(frozen=True)

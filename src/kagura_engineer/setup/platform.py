@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 
 from kagura_engineer import proc
-from kagura_engineer.setup.model import Command
+from kagura_engineer.setup.effects import Command
 
 #: tool → package name per manager (absent: that manager cannot install it).
 PACKAGES: dict[str, dict[str, str]] = {

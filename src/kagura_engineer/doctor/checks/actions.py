@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from kagura_engineer.doctor.auth import GITHUB_TOKEN_ENV, anthropic_source
+from kagura_engineer.credentials import GITHUB_TOKEN_ENV, anthropic_source
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.model import Outcome, ok, skipped, warn
 

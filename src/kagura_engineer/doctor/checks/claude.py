@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from kagura_engineer import CLAUDE_CODE_VERSION
-from kagura_engineer.doctor.auth import anthropic_source, claude_credentials_file
+from kagura_engineer.credentials import AUTH_HINT, anthropic_source, claude_credentials_file
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.model import Outcome, fail, ok, warn
 from kagura_engineer.doctor.tools import find_claude, version_of
 
 INSTALL = f"kagura-engineer setup --fix claude-code (installs claude {CLAUDE_CODE_VERSION} into kagura-engineer's cache)"
-AUTH_HINT = (
-    "export ANTHROPIC_API_KEY=<key>, or `claude setup-token` then export CLAUDE_CODE_OAUTH_TOKEN=<token>, "
-    "or log in once with `claude` (/login)"
-)
 
 
 def check_claude_code(ctx: DoctorContext) -> Outcome:

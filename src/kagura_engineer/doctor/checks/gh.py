@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from kagura_engineer import proc
-from kagura_engineer.doctor.auth import github_token_source
+from kagura_engineer.credentials import github_token_source
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.model import Outcome, fail, ok, warn
 from kagura_engineer.doctor.tools import parse_version

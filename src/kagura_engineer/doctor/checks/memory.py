@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from kagura_engineer.doctor.auth import kagura_source
+from kagura_engineer.credentials import kagura_source
 from kagura_engineer.doctor.context import DoctorContext
 from kagura_engineer.doctor.model import Outcome, fail, ok, warn
 

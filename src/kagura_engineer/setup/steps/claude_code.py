@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from kagura_engineer import CLAUDE_CODE_VERSION, proc
 from kagura_engineer.agent.install import INSTALL_SIZE, NPM_ENV, cache_prefix, install_command
-from kagura_engineer.doctor.auth import anthropic_source
-from kagura_engineer.doctor.checks.claude import AUTH_HINT
+from kagura_engineer.credentials import AUTH_HINT, anthropic_source
 from kagura_engineer.doctor.tools import find_claude, version_of
 from kagura_engineer.setup.context import SetupContext
-from kagura_engineer.setup.model import Command, Plan, StepStatus, Verdict, failed, ok
+from kagura_engineer.setup.effects import Command
+from kagura_engineer.setup.model import Plan, StepStatus, Verdict, failed, ok
 from kagura_engineer.setup.steps.common import package_commands
 
 PACKAGE = f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kagura_engineer.setup.context import SetupContext
-from kagura_engineer.setup.model import Command, Plan, StepStatus, Verdict
+from kagura_engineer.setup.effects import Command
+from kagura_engineer.setup.model import Plan, StepStatus, Verdict
 from kagura_engineer.setup.platform import CannotInstall
 
 

@@ -7,7 +7,7 @@ missing gh is SKIPPED, unless `--fix gh` asks for it explicitly.
 from __future__ import annotations
 
 from kagura_engineer import proc
-from kagura_engineer.doctor.auth import github_token_source
+from kagura_engineer.credentials import github_token_source
 from kagura_engineer.doctor.checks.gh import GH_ENV
 from kagura_engineer.doctor.tools import version_of
 from kagura_engineer.setup.context import SetupContext

@@ -7,7 +7,7 @@ person can paste, so this step never acts: it is OK or NEEDS_USER with the exact
 from __future__ import annotations
 
 from kagura_engineer.config import Config
-from kagura_engineer.doctor.auth import kagura_source
+from kagura_engineer.credentials import kagura_source
 from kagura_engineer.doctor.checks.memory import cloud_root
 from kagura_engineer.setup.context import SetupContext
 from kagura_engineer.setup.model import Plan, StepStatus

@@ -5,7 +5,8 @@ from __future__ import annotations
 from kagura_engineer import proc
 from kagura_engineer.doctor.ollama_api import OllamaUnavailable, list_models, missing_models
 from kagura_engineer.setup.context import SetupContext
-from kagura_engineer.setup.model import Command, Plan, StepStatus, Verdict, failed, ok
+from kagura_engineer.setup.effects import Command
+from kagura_engineer.setup.model import Plan, StepStatus, Verdict, failed, ok
 from kagura_engineer.setup.steps.ollama import START
 
 

@@ -1,6 +1,7 @@
 """Where credentials would come from: named sources, never their values.
 
-Shared by doctor (checks) and setup (steps), so both agree on what counts as logged in.
+Shared by the agent (preflight, proxy, argv), doctor (checks) and setup (steps), so all agree
+on what counts as logged in.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ CLOUD_PROVIDERS: dict[str, tuple[str, tuple[str, ...]]] = {
 VERTEX_REGION_PREFIX = "VERTEX_REGION_"
 #: In the order the GitHub client (`GitHub.from_env`) picks them.
 GITHUB_TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
+#: How to give claude a credential (doctor's hint, setup's, and the preflight's).
+AUTH_HINT = (
+    "export ANTHROPIC_API_KEY=<key>, or `claude setup-token` then export CLAUDE_CODE_OAUTH_TOKEN=<token>, "
+    "or log in once with `claude` (/login)"
+)
 
 
 @dataclass(frozen=True)

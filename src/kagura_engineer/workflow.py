@@ -216,3 +216,13 @@ class ActionIO:
         with open(target, "ab" if append else "wb") as fh:
             fh.write(data)
         return True
+
+
+def run_url() -> str | None:
+    """This workflow run's page (`GITHUB_SERVER_URL`/`GITHUB_REPOSITORY`/actions/runs/`GITHUB_RUN_ID`), else None."""
+    server, repo, run_id = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server and repo and run_id:
+        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+    return None

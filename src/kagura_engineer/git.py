@@ -1,4 +1,4 @@
-"""Git for the run loop: the base, the branch on origin, an isolated worktree, commit, push.
+"""Git for every command: the checkout, the base, the branch on origin, a worktree, commit, push.
 
 Every operation asks the world first (what origin has, what the worktree holds), so a
 re-run after kill -9 repairs instead of duplicating: a half-made worktree is pruned and
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kagura_engineer import proc
-from kagura_engineer.errors import KaguraError
+from kagura_engineer.errors import ConfigError, KaguraError
 
 #: Used only when the repository has no identity configured (e.g. a fresh CI container).
 DEFAULT_IDENTITY = {
@@ -229,3 +229,28 @@ class Git:
 
     def commits_since(self, base: str) -> int:
         return int(self.out("rev-list", "--count", f"{base}..HEAD") or 0)
+
+
+_GITHUB_URL = re.compile(r"[:/](?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def repository_from_origin(git: Git) -> str | None:
+    """`owner/repo` parsed from origin's URL (https or ssh form), else None."""
+    try:
+        url = git.origin_url()
+    except GitError:
+        return None
+    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return None  # a local path, not a GitHub remote
+    match = _GITHUB_URL.search(url)
+    return f"{match['owner']}/{match['repo']}" if match else None
+
+
+def checkout_root(cwd: Path | None = None) -> Git:
+    here = Git(cwd or Path.cwd())
+    try:
+        return Git(here.toplevel())
+    except GitError:
+        raise ConfigError(
+            "not inside a git checkout", hint="run from your repository's working tree (its origin is pushed to)"
+        ) from None

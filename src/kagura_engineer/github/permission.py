@@ -1,0 +1,3 @@
+"""Repository permission levels that count as a collaborator who may make kagura-engineer act."""
+
+WRITE_LEVELS = frozenset({"admin", "maintain", "write"})
