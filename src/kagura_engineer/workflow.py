@@ -218,11 +218,19 @@ class ActionIO:
         return True
 
 
-def run_url() -> str | None:
-    """This workflow run's page (`GITHUB_SERVER_URL`/`GITHUB_REPOSITORY`/actions/runs/`GITHUB_RUN_ID`), else None."""
-    server, repo, run_id = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+def workflow_run_url(server_url: str, owner: str, repo: str, run_id: int | str) -> str:
+    """`{server_url}/{owner}/{repo}/actions/runs/{run_id}` (GitHub Enterprise Server too): the one
+    place a run's URL is built."""
+    return f"{server_url.rstrip('/')}/{owner}/{repo}/actions/runs/{run_id}"
+
+
+def run_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """This workflow run's page from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`; else None."""
+    env = os.environ if environ is None else environ
+    server, repository, run_id = (
+        env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
     )
-    if server and repo and run_id:
-        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
-    return None
+    if not (server and repository and run_id) or "/" not in repository:
+        return None
+    owner, repo = repository.split("/", 1)
+    return workflow_run_url(server, owner, repo, run_id)

@@ -14,13 +14,13 @@ from kagura_engineer.github.progress import (
     ProgressComment,
     ProgressState,
     marker,
-    progress_key,
     render,
     render_summary,
-    workflow_run_url,
     write_step_summary,
 )
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.proc import register_secret
+from kagura_engineer.workflow import workflow_run_url
 
 from .conftest import TOKEN, FakeTime
 
@@ -96,7 +96,7 @@ def test_render_is_bounded() -> None:
 
 def test_marker_is_stable_and_cannot_be_broken_by_the_key() -> None:
     assert (
-        marker(progress_key("run", "acme", "widgets", "issue-42"))
+        marker(str(JobKey("run", "acme", "widgets", "issue-42")))
         == "<!-- kagura:run/acme/widgets/issue-42 -->"
     )
     weird = marker("goal/acme/widgets/Sprint 12 --> <b>")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kagura_engineer.errors import BusyError
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.memory.base import MemoryClient
 from kagura_engineer.memory.lease import Holder
 from kagura_engineer.memory.local import LocalMemory
@@ -16,7 +17,7 @@ from kagura_engineer.memory.savepoint import (
     Savepoint,
     SavepointError,
     SavepointStore,
-    savepoint_key,
+    check_key,
 )
 
 from .conftest import cloud_fixture_module
@@ -139,9 +140,9 @@ def test_bad_keys_are_refused(memory, key):
 
 
 def test_savepoint_key_builds_the_documented_form():
-    assert savepoint_key("run", "acme", "widgets", "issue-42") == KEY
-    assert savepoint_key("goal", "acme", "widgets", "v0.3") == "goal/acme/widgets/v0.3"
-    assert savepoint_key("goal", "acme", "widgets", "Sprint 3") == "goal/acme/widgets/Sprint 3"
+    assert check_key(str(JobKey("run", "acme", "widgets", "issue-42"))) == KEY
+    assert check_key(str(JobKey("goal", "acme", "widgets", "v0.3"))) == "goal/acme/widgets/v0.3"
+    assert check_key(str(JobKey("goal", "acme", "widgets", "Sprint 3"))) == "goal/acme/widgets/Sprint 3"
 
 
 def test_list_by_prefix_and_clear(memory):

@@ -546,18 +546,18 @@ def progress_target(
     intent: Intent, event: Event, owner: str, repo: str, config: Config | None
 ) -> tuple[int | None, str | None]:
     """The issue/PR the progress comment goes on, and its savepoint key (None: no comment)."""
-    from kagura_engineer.github.progress import progress_key
+    from kagura_engineer.jobkey import JobKey
 
     if intent.command == "run" and intent.issue:
-        return intent.issue, progress_key("run", owner, repo, f"issue-{intent.issue}")
+        return intent.issue, str(JobKey.run(owner, repo, intent.issue))
     if intent.command == "review" and intent.pr:
-        return intent.pr, progress_key("review", owner, repo, f"pr-{intent.pr}")
+        return intent.pr, str(JobKey.review(owner, repo, f"pr-{intent.pr}"))
     if (intent.command == "goal" and intent.milestone and not intent.plan
             and config is not None and config.goal.tracking_issue):
-        return config.goal.tracking_issue, progress_key("goal", owner, repo, intent.milestone)
+        return config.goal.tracking_issue, str(JobKey.goal(owner, repo, intent.milestone))
     if intent.command == "doctor" and event.number:
         kind = "pr" if event.is_pull_request else "issue"
-        return event.number, progress_key("doctor", owner, repo, f"{kind}-{event.number}")
+        return event.number, str(JobKey.doctor(owner, repo, kind, event.number))
     return None, None
 
 

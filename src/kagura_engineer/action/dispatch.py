@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 from kagura_engineer.action.intent import Intent
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.proc import redact
+from kagura_engineer.status import ACTION_STATUSES
 from kagura_engineer.workflow import write_untrusted
 
 if TYPE_CHECKING:
     from kagura_engineer.run.trigger import TriggerText
 
-STATUSES = ("shipped", "blocked", "failed", "skipped", "busy", "evaluated")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Outcome:
     def status(self) -> str:
         """shipped | blocked | failed | busy: the command's own word when it gives one."""
         reported = (self.data or {}).get("status")
-        if isinstance(reported, str) and reported in STATUSES:
+        if isinstance(reported, str) and reported in ACTION_STATUSES:
             return reported
         if self.busy:
             return "busy"

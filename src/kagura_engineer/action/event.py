@@ -70,7 +70,10 @@ class Event:
     def run_url(self) -> str | None:
         if not (self.run_id and self.repository):
             return None
-        return f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
+        from kagura_engineer.workflow import workflow_run_url
+
+        owner, _, repo = self.repository.partition("/")
+        return workflow_run_url(self.server_url, owner, repo, self.run_id)
 
     def describe(self) -> str:
         """`issue_comment/created on #42`, for logs and summaries."""

@@ -168,6 +168,7 @@ def _demo(args: argparse.Namespace, root: Path, binary: str, say: Any, ctrl_c: F
     from kagura_engineer.git import Git
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
+    from kagura_engineer.jobkey import JobKey
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.run.loop import RunContext, RunOptions, run_issue
@@ -228,7 +229,7 @@ def _demo(args: argparse.Namespace, root: Path, binary: str, say: Any, ctrl_c: F
                 "checks": [CHECK],
             }
         )
-        key = "run/acme/widgets/issue-1"
+        key = str(JobKey.run("acme", "widgets", 1))
         shown: list[str] = []
 
         def on_phase(name: str, state: str) -> None:

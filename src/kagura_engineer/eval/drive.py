@@ -21,6 +21,7 @@ from typing import Any
 
 from kagura_engineer.config import Config
 from kagura_engineer.eval.report import ARMS, Report, RunRecord
+from kagura_engineer.jobkey import JobKey
 
 #: Below this much left of --max-usd no run is started: it could not do anything useful.
 MIN_RUN_USD = 0.01
@@ -56,10 +57,10 @@ class EvalContext:
 
     @property
     def key(self) -> str:
-        return f"eval/{self.gh.owner}/{self.gh.repo}/evaluation"
+        return str(JobKey.eval(self.gh.owner, self.gh.repo))
 
     def run_key(self, issue: int) -> str:
-        return f"run/{self.gh.owner}/{self.gh.repo}/issue-{issue}"
+        return str(JobKey.run(self.gh.owner, self.gh.repo, issue))
 
 
 def _slot(issue: int, arm: str, repeat: int) -> str:

@@ -59,16 +59,6 @@ def marker(key: str) -> str:
     return f"<!-- kagura:{quote(key, safe='/._-:@+')} -->"
 
 
-def progress_key(kind: str, owner: str, repo: str, target: str | int) -> str:
-    """`<kind>/<owner>/<repo>/<target>`, e.g. ("run", "acme", "widgets", "issue-42")."""
-    return f"{kind}/{owner}/{repo}/{target}"
-
-
-def workflow_run_url(server_url: str, owner: str, repo: str, run_id: int | str) -> str:
-    """`{server_url}/{owner}/{repo}/actions/runs/{run_id}` (GitHub Enterprise Server too)."""
-    return f"{server_url.rstrip('/')}/{owner}/{repo}/actions/runs/{run_id}"
-
-
 @dataclass
 class Phase:
     name: str

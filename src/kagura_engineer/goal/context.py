@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from kagura_engineer.config import Config
 from kagura_engineer.goal.graph import Issue
+from kagura_engineer.jobkey import JobKey
 
 Drive = Callable[["GoalContext", Issue, Any], Any]  # (ctx, issue, RunOptions) -> RunOutcome
 
@@ -31,7 +32,7 @@ def default_drive(ctx: GoalContext, issue: Issue, options: Any) -> Any:
         from kagura_engineer.errors import ConfigError
 
         raise ConfigError("goal needs a git checkout to drive issues", hint="run it from your repository's work tree")
-    key = f"run/{ctx.gh.owner}/{ctx.gh.repo}/issue-{issue.number}"
+    key = str(JobKey.run(ctx.gh.owner, ctx.gh.repo, issue.number))
     comment = ProgressComment(ctx.gh, issue.number, key, min_interval=ctx.progress_interval)
     # the goal's own table is the job summary; each issue's details live in its comment
     progress = RunProgress(comment, ctx.run_url, None)
@@ -69,15 +70,13 @@ class GoalContext:
     @property
     def key(self) -> str:
         """The goal's own savepoint key: goal/<owner>/<repo>/<milestone-slug>."""
-        return f"goal/{self.gh.owner}/{self.gh.repo}/{milestone_slug(self.milestone)}"
+        return str(JobKey.goal(self.gh.owner, self.gh.repo, milestone_slug(self.milestone)))
 
     @property
     def comment_key(self) -> str:
         """The tracking comment's key: the same one the Action's progress comment uses, so
         the goal takes that comment over instead of adding a second one."""
-        from kagura_engineer.github.progress import progress_key
-
-        return progress_key("goal", self.gh.owner, self.gh.repo, self.milestone)
+        return str(JobKey.goal(self.gh.owner, self.gh.repo, self.milestone))
 
 
 def _quiet_phase(name: str, state: str) -> None:

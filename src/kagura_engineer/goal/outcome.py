@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-EXIT_CODES = {"shipped": 0, "failed": 1, "blocked": 2}
+from kagura_engineer.status import exit_code
 
 
 @dataclass
@@ -59,7 +59,7 @@ class GoalResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, 1)
+        return exit_code(self.status)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from kagura_engineer.errors import ConfigError, KaguraError, NotFound
 from kagura_engineer.git import branch_name
 from kagura_engineer.goal.context import GoalContext
 from kagura_engineer.goal.graph import Graph, Issue, build_graph, topo_order, waves
+from kagura_engineer.jobkey import JobKey
 
 
 @dataclass
@@ -87,7 +88,7 @@ def shipment(ctx: GoalContext, issue: Issue) -> Shipment:
     """Has this open issue shipped? From its run savepoint, else an open PR from our branch."""
     from kagura_engineer.memory.savepoint import SavepointError
 
-    key = f"run/{ctx.gh.owner}/{ctx.gh.repo}/issue-{issue.number}"
+    key = str(JobKey.run(ctx.gh.owner, ctx.gh.repo, issue.number))
     try:
         sp = ctx.store.load(key)
     except SavepointError:

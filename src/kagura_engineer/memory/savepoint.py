@@ -15,7 +15,6 @@ expiry bounds.
 from __future__ import annotations
 
 import builtins
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,16 +22,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kagura_engineer.errors import BusyError, MemoryStoreError
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.memory.base import MemoryClient
 from kagura_engineer.memory.lease import Holder, Lease, RunFinished, takeover_reason, utcnow
 
 VERSION = 1
 STATE_PREFIX = "savepoint:"
 INDEX_KEY = "savepoint-index"
-_KEY = re.compile(
-    r"^[a-z][a-z0-9_-]*/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[^/\s\x00-\x1f](?:[^/\x00-\x1f]*[^/\s\x00-\x1f])?$"
-)
-_MAX_KEY = 200
 
 
 class SavepointError(MemoryStoreError):
@@ -79,19 +75,16 @@ class Savepoint(BaseModel):
     lease: Lease | None = None
 
 
-def savepoint_key(kind: str, owner: str, repo: str, target: str) -> str:
-    """`run`, `acme`, `widgets`, `issue-42` → `run/acme/widgets/issue-42` (validated)."""
-    return check_key(f"{kind}/{owner}/{repo}/{target}")
-
-
 def check_key(key: str) -> str:
     """`key` if it has the form `<kind>/<owner>/<repo>/<target>`, else SavepointError."""
-    if not isinstance(key, str) or len(key) > _MAX_KEY or not _KEY.match(key):
+    try:
+        JobKey.parse(key)
+    except ValueError:
         raise SavepointError(
             f"not a savepoint key: {key!r}",
             hint="keys look like run/<owner>/<repo>/issue-<N>, review/<owner>/<repo>/pr-<N>, "
             "goal/<owner>/<repo>/<milestone>",
-        )
+        ) from None
     return key
 
 

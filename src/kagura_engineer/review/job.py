@@ -29,6 +29,7 @@ from typing import Any
 
 from kagura_engineer import proc
 from kagura_engineer.errors import BlockedError, BusyError, KaguraError
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
 from kagura_engineer.review.reviewer import Budget, ReviewResult
@@ -96,7 +97,9 @@ class ReviewOutcome:
 
     @property
     def exit_code(self) -> int:
-        return {"reviewed": 0, "failed": 1}.get(self.status, 2)
+        from kagura_engineer.status import exit_code
+
+        return exit_code(self.status)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,7 +130,7 @@ class ReviewJob:
 
         ctx = self.ctx
         self.target = target = ctx.resolve()
-        self.key = f"review/{ctx.owner}/{ctx.repo_name}/{target.slug}"
+        self.key = str(JobKey.review(ctx.owner, ctx.repo_name, target.slug))
         self.outcome.savepoint = self.key
         self._describe_target(target)
         if ctx.progress is not None and target.pr_number is not None:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from kagura_engineer.errors import ConfigError
 from kagura_engineer.git import checkout_root, repository_from_origin
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.run.loop import RunContext, RunOptions
 from kagura_engineer.workflow import run_url
 
@@ -39,7 +40,7 @@ def build_context(config_path: str | None, options: RunOptions, live: bool = Tru
     memory = open_memory(config)
     try:
         store = SavepointStore(memory)
-        key = f"run/{gh.owner}/{gh.repo}/issue-{options.issue}"
+        key = str(JobKey.run(gh.owner, gh.repo, options.issue))
         comment = ProgressComment(gh, options.issue, key)
         progress = RunProgress(comment, run_url(), os.environ.get("GITHUB_STEP_SUMMARY"))
         yield RunContext(

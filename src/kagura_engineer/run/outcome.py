@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kagura_engineer.status import exit_code
+
 PHASES = ("grounded", "branch", "setup", "implement", "checks", "gate", "push", "pr", "remember")
-EXIT_CODES = {"shipped": 0, "evaluated": 0, "failed": 1, "blocked": 2, "busy": 2}
 
 
 @dataclass
@@ -26,7 +27,7 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, 1)
+        return exit_code(self.status)
 
     def to_json(self) -> dict[str, Any]:
         return {
