@@ -207,7 +207,7 @@ def python_project(repo: Path, setup: list[str]) -> None:
 
 def calc_model(body: dict) -> dict:
     """The scripted model: issue 7 fixes add and runs the suite; 8 breaks sub and relaxes repo.yaml."""
-    from kagura_engineer.sandbox.anthropic import _text_of, bash
+    from kagura_engineer.demo.anthropic import _text_of, bash
 
     prompt = "\n".join(_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
     turn = sum(1 for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "assistant")

@@ -12,9 +12,9 @@ import inspect
 
 import pytest
 
+from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github import client as client_module
 from kagura_engineer.github.client import OPERATIONS, GitHub, _ghapi, lean_ghapi
-from kagura_engineer.sandbox.github import GitHubStandIn
 
 from .conftest import TOKEN
 

@@ -192,7 +192,7 @@ def test_the_agent_is_allowed_to_run_the_trusted_checks(world):
 def test_setup_cache_restores_a_venv_owned_by_the_agent_and_saves_only_on_a_miss(world, monkeypatch):
     import pwd
 
-    from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
+    from support.actions_cache import ActionsCacheStandIn
 
     config = trusted(setup_cache={"paths": [".venv"], "key_files": ["requirements*.txt"]})
     commit_project(world.repo, config, {"requirements.txt": "money==1\n"})

@@ -104,7 +104,7 @@ def test_a_hostile_setup_cache_entry_restores_only_the_configured_paths(world, m
     """An entry anyone with the cache token could have saved: members outside `paths` stay packed."""
     from kagura_engineer.cache import setup_cache
     from kagura_engineer.run.loop import run_issue
-    from kagura_engineer.sandbox.actions_cache import ActionsCacheStandIn
+    from support.actions_cache import ActionsCacheStandIn
 
     from .conftest import ScriptedAgent, ScriptedResult
     from .test_setup import CALC_BROKEN, CALC_FIXED, commit_project, trusted
