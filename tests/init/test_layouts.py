@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from kagura_engineer.cli import main
 from kagura_engineer.config import parse_config
-from kagura_engineer.run import toolchain
+from kagura_engineer.toolchain import setup as toolchain
 
 
 @pytest.fixture

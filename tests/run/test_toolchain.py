@@ -11,7 +11,7 @@ import pytest
 
 from fakebin import FakeBin
 from kagura_engineer.config import parse_config
-from kagura_engineer.run import toolchain
+from kagura_engineer.toolchain import setup as toolchain
 
 
 def config(**data):

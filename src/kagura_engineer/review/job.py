@@ -413,8 +413,8 @@ class ReviewJob:
 
     def _setup(self, target: Target, tree: Any) -> Any:
         """The base's trusted setup/checks, and the toolchain in the fixer's clone (see run.toolchain)."""
-        from kagura_engineer.run import toolchain
-        from kagura_engineer.run.trusted import trusted_config
+        from kagura_engineer.toolchain import setup as toolchain
+        from kagura_engineer.toolchain.trusted import trusted_config
 
         trusted = trusted_config(self.cfg, self.ctx.repo, target.base_sha, f"origin/{target.base_ref}")
         if trusted.note:

@@ -63,7 +63,9 @@ class RunContext:
 
     @property
     def key(self) -> str:
-        return f"run/{self.gh.owner}/{self.gh.repo}/issue-{self.options.issue}"
+        from kagura_engineer.jobkey import JobKey
+
+        return str(JobKey.run(self.gh.owner, self.gh.repo, self.options.issue))
 
 
 class Halt(Exception):
@@ -259,8 +261,8 @@ class IssueRun:
         Runs in every job (what setup installs lives in this job's clone and container, never
         in a savepoint); setup commands are idempotent, so a re-run after a kill repeats them.
         """
-        from kagura_engineer.run import toolchain
-        from kagura_engineer.run.trusted import trusted_config
+        from kagura_engineer.toolchain import setup as toolchain
+        from kagura_engineer.toolchain.trusted import trusted_config
 
         repo = self.ctx.repo
         default = self._default_branch()
@@ -420,7 +422,7 @@ class IssueRun:
 
     def _failing_output(self) -> str:
         """The tail of each failing check's output (names the failing tests), for the red reason."""
-        from kagura_engineer.run.toolchain import output_tail
+        from kagura_engineer.toolchain.setup import output_tail
 
         parts = [f"`{c['command']}`: {output_tail(c.get('tail', ''), 6, 600)}"
                  for c in self.sp.data.get("failing_checks", [])[:3] if c.get("tail")]  # fmt: skip

@@ -80,7 +80,7 @@ def default_ref(repo: Any, config: Any) -> str:
 
 def check(ctx: DoctorContext) -> Outcome:
     from kagura_engineer.git import Git, GitError
-    from kagura_engineer.run.trusted import trusted_config
+    from kagura_engineer.toolchain.trusted import trusted_config
 
     config = ctx.config
     try:
