@@ -246,6 +246,20 @@ def repository_from_origin(git: Git) -> str | None:
     return f"{match['owner']}/{match['repo']}" if match else None
 
 
+def github_repository(repo: Git | None, environ: Mapping[str, str] | None = None) -> str:
+    """`owner/repo` of the job: GITHUB_REPOSITORY, else the checkout's GitHub origin; else a ConfigError."""
+    from kagura_engineer.errors import ConfigError
+
+    environ = os.environ if environ is None else environ
+    repository = environ.get("GITHUB_REPOSITORY") or (repository_from_origin(repo) if repo else None)
+    if not repository:
+        raise ConfigError(
+            "cannot tell which GitHub repository this is",
+            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
+        )
+    return repository
+
+
 def checkout_root(cwd: Path | None = None) -> Git:
     here = Git(cwd or Path.cwd())
     try:

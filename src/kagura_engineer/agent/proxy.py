@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import secrets
 import socket
@@ -46,6 +45,7 @@ from kagura_engineer import proc
 from kagura_engineer.agent.argv import credential_name
 from kagura_engineer.agent.cost import usage_cost
 from kagura_engineer.credentials import cloud_provider
+from kagura_engineer.urls import is_loopback
 
 if TYPE_CHECKING:
     import httpx2
@@ -229,7 +229,7 @@ class ModelProxy:
         # its command-line client's click, rich and pygments when they are installed (~0.4 s).
         import httpx2
 
-        loopback = _is_loopback(self.upstream)
+        loopback = is_loopback(self.upstream)
         return httpx2.Client(
             timeout=httpx2.Timeout(30.0, read=self._read_timeout),
             follow_redirects=False,
@@ -334,14 +334,6 @@ class ModelProxy:
         return out
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Server(ThreadingHTTPServer):

@@ -46,9 +46,8 @@ def open_eval(config_path: str | None, *, live: bool) -> Iterator[EvalContext]:
     """Build the context from repo.yaml and the environment; closes both stores on the way out."""
     from kagura_engineer.agent import drive_agent
     from kagura_engineer.config import load_config
-    from kagura_engineer.errors import ConfigError
     from kagura_engineer.eval.guard import ReadOnlyGitHub
-    from kagura_engineer.git import checkout_root, repository_from_origin
+    from kagura_engineer.git import checkout_root, github_repository
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
@@ -56,12 +55,7 @@ def open_eval(config_path: str | None, *, live: bool) -> Iterator[EvalContext]:
 
     config = load_config(config_path)
     checkout = checkout_root()
-    repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_origin(checkout)
-    if not repository:
-        raise ConfigError(
-            "cannot tell which GitHub repository this is",
-            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
-        )
+    repository = github_repository(checkout)
     gh = ReadOnlyGitHub(GitHub.from_env(repository=repository))
     workdir = checkout.cwd / EVAL_DIR
     workdir.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ from kagura_engineer.github.failures import (
     wait_seconds,
 )
 from kagura_engineer.proc import redact, register_secret
+from kagura_engineer.urls import is_loopback
 
 log = logging.getLogger("kagura_engineer.github")
 
@@ -132,21 +133,11 @@ def _ghapi(api_url: str, owner: str, repo: str, token: str, timeout: float) -> A
     # other host keeps verification, for a redirect to https too.
     import httpx2
 
-    verify = not (api_url.startswith("http://") and _is_loopback(api_url))
+    verify = not (api_url.startswith("http://") and is_loopback(api_url))
     api.transport.client = httpx2.Client(timeout=timeout, follow_redirects=True, verify=verify)
     return api
 
 
-def _is_loopback(url: str) -> bool:
-    import ipaddress
-
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _server_url_for(api_url: str) -> str:

@@ -99,7 +99,7 @@ def open_goal(
     """Build the context from repo.yaml and the environment; closes memory on the way out."""
     from kagura_engineer.config import load_config
     from kagura_engineer.errors import ConfigError
-    from kagura_engineer.git import checkout_root, repository_from_origin
+    from kagura_engineer.git import checkout_root, github_repository
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.memory.factory import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
@@ -114,12 +114,7 @@ def open_goal(
         if need_checkout:
             raise
         repo = None
-    repository = os.environ.get("GITHUB_REPOSITORY") or (repository_from_origin(repo) if repo else None)
-    if not repository:
-        raise ConfigError(
-            "cannot tell which GitHub repository this is",
-            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
-        )
+    repository = github_repository(repo)
     gh = GitHub.from_env(repository=repository)
     memory = open_memory(config)
     agent = None

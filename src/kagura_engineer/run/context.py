@@ -10,8 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kagura_engineer.errors import ConfigError
-from kagura_engineer.git import checkout_root, repository_from_origin
+from kagura_engineer.git import checkout_root, github_repository
 from kagura_engineer.jobkey import JobKey
 from kagura_engineer.run.loop import RunContext, RunOptions
 from kagura_engineer.workflow import run_url
@@ -30,12 +29,7 @@ def build_context(config_path: str | None, options: RunOptions, live: bool = Tru
 
     config = load_config(config_path)
     repo = checkout_root()
-    repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_origin(repo)
-    if not repository:
-        raise ConfigError(
-            "cannot tell which GitHub repository this is",
-            hint="set GITHUB_REPOSITORY=owner/repo or give the checkout a GitHub origin",
-        )
+    repository = github_repository(repo)
     gh = GitHub.from_env(repository=repository)
     memory = open_memory(config)
     try:
