@@ -241,6 +241,23 @@ def test_a_claude_in_a_private_folder_is_run_through_a_link_the_agent_can_reach(
     assert linked != str(private) and Path(linked).read_bytes() == private.read_bytes()
     space = agent_space(tmp_path)
     assert proc.run([linked], user=space.user, timeout=30).stdout.strip() == "claude-ok"
-    assert proc.run([str(private)], user=space.user, timeout=30).returncode != 0  # the original is out of reach
+    assert (
+        proc.run([str(private)], user=space.user, timeout=30).returncode != 0
+    )  # the original is out of reach
     assert agent_executable(str(private)) == linked  # made once
     assert agent_executable("/bin/sh") == "/bin/sh"
+
+
+def test_files_the_agent_wrote_are_read_as_data_never_through_a_link_or_a_fifo(tmp_path: Path) -> None:
+    from kagura_engineer.agent.user import read_agent_file
+
+    secret = tmp_path / "root-only"
+    secret.write_text("root secret")
+    (tmp_path / "report.json").write_text('{"ok": true}')
+    (tmp_path / "link.json").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo.json")
+    assert read_agent_file(tmp_path / "report.json") == '{"ok": true}'
+    assert read_agent_file(tmp_path / "link.json") is None  # a symlink planted at the report's path
+    assert read_agent_file(tmp_path / "fifo.json") is None  # would block a plain open()
+    assert read_agent_file(tmp_path / "missing.json") is None
+    assert read_agent_file(tmp_path / "report.json", limit=4) == '{"ok'

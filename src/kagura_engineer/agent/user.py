@@ -153,6 +153,20 @@ def _write_account(name: str) -> tuple[int, int]:
     return uid, uid
 
 
+def read_agent_file(path: str | os.PathLike[str], limit: int = 8 << 20) -> str | None:
+    """A file the agent user could have written, read as data: never through a symlink (which
+    could point at a file only root may read), never a FIFO or device (which could block the
+    harness), at most `limit` bytes. None when it is absent or not a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        return fh.read(limit).decode("utf-8", errors="replace")
+
+
 def reachable_by_others(path: str | os.PathLike[str]) -> bool:
     """Whether a user other than the owner can execute `path` (o+x on it and every folder above)."""
     real = Path(os.path.realpath(path))

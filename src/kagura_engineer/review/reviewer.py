@@ -111,7 +111,9 @@ class CodeReviewer:
                 cwd=tree.cwd, timeout=max(60.0, budget.minutes * 60), passthrough=REVIEWER_PASSTHROUGH,
                 user=getattr(tree, "user", None),
             )  # fmt: skip
-            raw = out.read_text(encoding="utf-8", errors="replace") if out.is_file() else None
+            from kagura_engineer.agent.user import read_agent_file
+
+            raw = read_agent_file(out)  # the reviewer's user wrote it: no symlink, FIFO or device
         finally:
             out.unlink(missing_ok=True)
         return self.interpret(result.returncode, result.stdout, result.tail(600), raw, result.timed_out)

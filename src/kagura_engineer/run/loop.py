@@ -647,8 +647,7 @@ def run_issue(ctx: RunContext) -> RunOutcome:
 
 def _clone_branch(path: Path) -> str | None:
     """The branch a clone's HEAD names, read as data from its HEAD file (no git run there)."""
-    try:
-        text = (path / ".git" / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
+    from kagura_engineer.agent.user import read_agent_file
+
+    text = (read_agent_file(path / ".git" / "HEAD", limit=4096) or "").strip()
     return text[len("ref: refs/heads/") :] if text.startswith("ref: refs/heads/") else None
