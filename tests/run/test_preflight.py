@@ -19,6 +19,7 @@ def cli(world, tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.delenv("KAGURA_CLAUDE_BIN", raising=False)  # CI exports the real one for the e2e stage
     for key, value in world.github.env().items():
         monkeypatch.setenv(key, value)
     (world.repo / "repo.yaml").write_text("profile: widgets\n")
