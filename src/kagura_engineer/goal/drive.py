@@ -26,11 +26,11 @@ from kagura_engineer.goal.survey import Shipment, Survey, survey
 def drive_goal(ctx: GoalContext) -> GoalResult:
     """Run the milestone to its end or to the first halt. BusyError if another goal job
     holds this milestone; CycleError (exit 2) when the dependencies loop."""
-    from kagura_engineer.memory.lease import Holder
+    from kagura_engineer.memory.lease import Holder, github_run_finished
 
     holder = Holder.current(ctx.run_id)
     ttl = _lease_seconds(ctx)
-    ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=lambda run_id: _run_finished(ctx, run_id))
+    ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=github_run_finished(ctx.gh))
     try:
         return GoalRun(ctx, holder, ttl).execute()
     finally:
@@ -44,15 +44,6 @@ def _lease_seconds(ctx: GoalContext) -> float:
     # renewed before each issue, so one issue's worst case (model time, checks, wrap-up)
     budget = ctx.config.budget
     return budget.max_minutes * 60 + ctx.config.check_timeout_minutes * 60 + 600
-
-
-def _run_finished(ctx: GoalContext, run_id: str) -> bool | None:
-    if not run_id or not run_id.isdigit():
-        return None
-    try:
-        return ctx.gh.get_workflow_run(int(run_id)).get("status") == "completed"
-    except KaguraError:
-        return None
 
 
 class GoalRun:

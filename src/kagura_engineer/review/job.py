@@ -563,12 +563,6 @@ def _refused(target: Target, ctx: ReviewContext) -> KaguraError:
     return refuse_fork_fix(target.pr_number or 0, target.head_repo, f"{ctx.owner}/{ctx.repo_name}")
 
 
-def restore(tree: Any, base_sha: str) -> list[str]:
-    from kagura_engineer.agent.project_files import restore_from_base
-
-    return restore_from_base(tree, base_sha)
-
-
 def proc_id() -> str:
     import os
 

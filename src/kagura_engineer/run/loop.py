@@ -94,14 +94,14 @@ class IssueRun:
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> RunOutcome:
-        from kagura_engineer.memory.lease import Holder
+        from kagura_engineer.memory.lease import Holder, github_run_finished
 
         ctx = self.ctx
         holder = Holder.current(ctx.options.run_id)
         # expiry follows the budget's max_minutes (plus time for checks and wrap-up)
         ttl = self.cfg.budget.max_minutes * 60 + self.cfg.check_timeout_minutes * 60
         try:
-            ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=self._run_finished)
+            ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=github_run_finished(ctx.gh))
         except BusyError as exc:
             self.outcome.status, self.outcome.reason = "busy", exc.message
             return self.outcome
@@ -613,14 +613,6 @@ class IssueRun:
             self._branch()
         assert self.tree is not None
         return self.tree
-
-    def _run_finished(self, run_id: str) -> bool | None:
-        if not run_id or not run_id.isdigit():
-            return None
-        try:
-            return self.ctx.gh.get_workflow_run(int(run_id)).get("status") == "completed"
-        except KaguraError:
-            return None
 
     def _agent_event(self, event: Any) -> None:
         self.ctx.extra["last_event"] = event
