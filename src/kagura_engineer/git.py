@@ -122,6 +122,7 @@ class Git:
     cwd: Path
     timeout: float = 300.0
     _ident: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    _origin: str | None = field(default=None, repr=False, compare=False)
 
     def run(self, *args: str, check: bool = True, timeout: float | None = None) -> proc.Result:
         env = dict(self._identity())
@@ -138,8 +139,10 @@ class Git:
         return result
 
     def _credential(self) -> dict[str, str]:
-        probe = proc.run(["git", "config", "--get", "remote.origin.url"], cwd=self.cwd, timeout=30)
-        return credential_env(probe.stdout.strip()) if probe.ok else {}
+        if self._origin is None:  # asked once per checkout, not before every network git
+            probe = proc.run(["git", "config", "--get", "remote.origin.url"], cwd=self.cwd, timeout=30)
+            self._origin = probe.stdout.strip() if probe.ok else ""
+        return credential_env(self._origin) if self._origin else {}
 
     def _identity(self) -> dict[str, str]:
         if self._ident is None:
