@@ -36,6 +36,8 @@ _GIT_PASSTHROUGH = (
 HARDENED = (
     "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.external=",
     "-c", "transfer.fsckObjects=true", "-c", "protocol.ext.allow=never",
+    # a job's checkout is thrown away: no `git maintenance run --auto` after each fetch or commit
+    "-c", "maintenance.auto=false",
 )  # fmt: skip
 #: Commands that talk to origin: only these get the push/fetch credential in their environment.
 _NETWORK = frozenset({"fetch", "push", "ls-remote"})

@@ -261,3 +261,28 @@ def test_files_the_agent_wrote_are_read_as_data_never_through_a_link_or_a_fifo(t
     assert read_agent_file(tmp_path / "fifo.json") is None  # would block a plain open()
     assert read_agent_file(tmp_path / "missing.json") is None
     assert read_agent_file(tmp_path / "report.json", limit=4) == '{"ok'
+
+
+@root_only
+def test_collect_fetches_only_when_the_agent_moved_its_head_and_always_takes_new_work(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clone = clone_of(checkout)
+    fetches: list[str] = []
+    real = clone.harness.run
+
+    def counting(*args, **kw):
+        if args and args[0] == "fetch":
+            fetches.append(args[-1])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(clone.harness, "run", counting)
+    first = clone.collect()
+    assert clone.collect() == first and len(fetches) == 1  # unchanged HEAD: nothing fetched
+    (clone.path / "hello.txt").write_text("hi\n")
+    assert clone.commit_all("kagura: work on #7")
+    second = clone.collect()
+    assert second != first and len(fetches) == 2
+    assert git(checkout, "rev-parse", "refs/kagura/agent/issue-7") == second
+    clone.create(first)  # a new clone: its first collect fetches again
+    assert clone.collect() == first and len(fetches) == 3

@@ -21,7 +21,9 @@ from kagura_engineer.git import DEFAULT_IDENTITY, HARDENED, Git, GitError
 
 #: Hardening also used for the agent-user gits the harness starts (they run the agent's config
 #: as the agent's own uid, which is harmless, but hooks or fsmonitor would only slow them down).
-_AGENT_GIT = ("git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+_AGENT_GIT = (
+    "git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "maintenance.auto=false",
+)  # fmt: skip
 _IDENTITY = tuple(DEFAULT_IDENTITY)
 
 
@@ -40,6 +42,8 @@ class AgentClone:
         self.harness, self.path, self.branch, self.user, self.ref = harness, path, branch, user, ref
         self.space = space  # agent.user.AgentSpace: lets the driver run claude as `user`
         self._head: str | None = None
+        self._collected: str | None = None  # the SHA the last fetch brought into the harness repo
+        self._on_origin: str | None = None  # the SHA origin's branch was last seen at (or pushed)
 
     @classmethod
     def in_space(cls, harness: Git, space: object, job: str, branch: str) -> AgentClone:
@@ -63,6 +67,7 @@ class AgentClone:
         is still the harness's (before the hand-over): e.g. to restore files from a base.
         """
         remove_tree(self.path)
+        self._collected = None
         self.path.mkdir(parents=True)
         seeds = [f"refs/kagura/seed/{self.path.name}/{i}" for i in range(1 + len(also))]
         for ref, sha in zip(seeds, (start, *also), strict=True):
@@ -131,7 +136,17 @@ class AgentClone:
 
     # -- the harness's side ---------------------------------------------------------------
     def collect(self) -> str:
-        """Fetch the clone's HEAD into the harness repo at `ref` (pack protocol); its SHA."""
+        """Fetch the clone's HEAD into the harness repo at `ref` (pack protocol); its SHA.
+
+        When the clone's HEAD (asked of the agent's git, as the agent user) is the commit the
+        last fetch brought, nothing is fetched. Trusting that answer is safe: a lie can only
+        make the harness keep an older commit of the agent's, never take in objects unchecked.
+        """
+        if self._collected is not None:
+            said = self.agent_git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", timeout=60)
+            if said.ok and said.stdout.strip() == self._collected:
+                self._head = self._collected
+                return self._collected
         upload = "git upload-pack"
         if self.user is not None:
             upload = " ".join(
@@ -140,7 +155,7 @@ class AgentClone:
             )  # fmt: skip
         self.harness.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", f"--upload-pack={upload}",
                          f"file://{self.path}", f"+HEAD:{self.ref}")  # fmt: skip
-        self._head = self.harness.out("rev-parse", "--verify", f"{self.ref}^{{commit}}")
+        self._head = self._collected = self.harness.out("rev-parse", "--verify", f"{self.ref}^{{commit}}")
         return self._head
 
     def head(self) -> str:
@@ -151,13 +166,19 @@ class AgentClone:
         return int(self.harness.out("rev-list", "--count", f"{base}..{head or self.collect()}") or 0)
 
     def remote_sha(self, branch: str) -> str | None:
-        return self.harness.remote_sha(branch)
+        """origin's SHA for `branch`, asking origin (and remembering it for `push`)."""
+        self._on_origin = sha = self.harness.remote_sha(branch)
+        return sha
 
     def push(self, branch: str) -> str:
-        """Push the collected HEAD to origin/<branch> from the harness repo unless it is there."""
+        """Push the collected HEAD to origin/<branch> from the harness repo unless it is there.
+
+        "There" is what this process last saw on origin or pushed itself; otherwise origin is asked.
+        """
         sha = self.collect()
-        if self.harness.remote_sha(branch) != sha:
+        if sha != self._on_origin and self.harness.remote_sha(branch) != sha:
             self.harness.run("push", "--quiet", "--no-verify", "origin", f"{sha}:refs/heads/{branch}")
+        self._on_origin = sha
         return sha
 
 

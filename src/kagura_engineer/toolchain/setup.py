@@ -217,11 +217,11 @@ def prepare(
     """Everything before the agent starts, in the agent's clone (`agent.clone.AgentClone`):
     restore `setup_cache`, run `setup`, keep what it made out of commits, save the cache on a
     miss. Raises `SetupFailed`; a cache problem is only a line."""
-    from kagura_engineer.cache import setup_cache
-
     planned = steps(config)
     if not planned and config.setup_cache is None:
         return SetupReport()
+    from kagura_engineer.cache import setup_cache  # httpx and the cache client: only when used
+
     before = untracked(clone)
     space = getattr(clone, "space", None)
     scratch = Path(space.base).parent if clone.user is not None and space is not None else None
