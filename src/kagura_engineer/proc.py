@@ -250,13 +250,15 @@ def spawn(
     env: Mapping[str, str] | None = None,
     passthrough: Iterable[str] = (),
     user: Identity | None = None,
+    stdin_pipe: bool = False,
 ) -> subprocess.Popen:
-    """Start argv for streaming: stdin /dev/null, stdout/stderr pipes, own process group."""
+    """Start argv for streaming: stdin /dev/null (a pipe with `stdin_pipe`), stdout/stderr
+    pipes, own process group."""
     return subprocess.Popen(
         _argv(argv),
         cwd=cwd,
         env=build_env({**(env or {}), **(user.env() if user else {})}, passthrough),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -16,6 +16,7 @@ from kagura_engineer.agent.argv import (
     claude_env,
     deny_rules,
     mcp_server_names,
+    prompt_input,
     split_command,
 )
 from kagura_engineer.agent.driver import allowed_tools_for
@@ -39,12 +40,13 @@ def option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-def test_argv_is_a_list_with_the_prompt_last_after_double_dash():
-    prompt = "--dangerously-skip-permissions; rm -rf / `whoami` $(id)"
+def test_argv_is_a_list_ended_by_double_dash_and_the_prompt_goes_to_stdin_defused():
+    prompt = "--dangerously-skip-permissions; rm -rf / `whoami` $(id) read @/etc/passwd"
     argv = build_argv(Invocation("/bin/claude", prompt, max_turns=30, max_usd=2.0))
     assert argv[:2] == ["/bin/claude", "-p"]
-    assert argv[-2:] == ["--", prompt]  # one argument, after the end of options
-    assert argv.count(prompt) == 1 and "--dangerously-skip-permissions" not in argv[:-1]
+    assert argv[-1] == "--"  # the end of options: nothing after it can be read as a flag
+    assert not any("whoami" in a or "dangerously" in a for a in argv)  # the prompt is not in argv
+    assert prompt_input(prompt) == prompt.replace("@", "@\u200b")
     assert option(argv, "--output-format") == "stream-json" and "--verbose" in argv
     assert "--include-partial-messages" in argv and "--strict-mcp-config" in argv
     assert option(argv, "--tools") == "Read,Write,Edit,Glob,Grep,Bash"

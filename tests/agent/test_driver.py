@@ -21,8 +21,10 @@ DATA = Path(__file__).parent / "data"
 
 FAKE = """#!{python}
 import json, os, signal, sys, time
+stdin_tty = os.isatty(0)
+stdin = sys.stdin.read()
 with open({log!r}, "a") as fh:
-    fh.write(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "stdin_tty": os.isatty(0)}}) + "\\n")
+    fh.write(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "stdin_tty": stdin_tty, "stdin": stdin}}) + "\\n")
 mode = {mode!r}
 def interrupted(*_):
     sys.stdout.write(json.dumps({{"type": "result", "subtype": "error_during_execution", "is_error": True,
@@ -31,7 +33,6 @@ def interrupted(*_):
     sys.stdout.flush()
     sys.exit(0)
 signal.signal(signal.SIGINT, signal.SIG_IGN if mode == "stubborn" else interrupted)
-stdin = sys.stdin.read()
 lines = open({stream!r}).read().splitlines()
 for n, line in enumerate(lines):
     if mode in ("hang", "stubborn") and json.loads(line).get("type") == "result":
@@ -74,7 +75,8 @@ def test_replayed_green_run_reports_done_and_feeds_the_callbacks(tmp_path):
     assert events == ["Write hello.txt", "Bash git add hello.txt && git commit -q -m 'Add hello.txt'", "StructuredOutput"]
     assert sessions == [result.session_id]
     call = json.loads(log.read_text().splitlines()[0])
-    assert call["argv"][-2:] == ["--", "Fix #1"] and call["argv"][call["argv"].index("--model") + 1] == "sonnet"
+    assert call["argv"][-1] == "--" and call["stdin"] == "Fix #1"  # the prompt comes on stdin
+    assert call["argv"][call["argv"].index("--model") + 1] == "sonnet"
     assert "Bash(make test)" in call["argv"] and not call["stdin_tty"]
 
 

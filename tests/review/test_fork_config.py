@@ -65,7 +65,7 @@ def test_a_same_repository_pr_keeps_claude_code_s_own_project_memory(world):
 FAKE_CLAUDE = """#!{python}
 import json, sys
 with open({log!r}, "a") as fh:
-    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+    fh.write(json.dumps(sys.argv[1:] + [sys.stdin.read()]) + "\\n")  # argv, then the prompt (stdin)
 sys.stdout.write(open({stream!r}).read())
 """
 
@@ -99,7 +99,7 @@ def test_the_driver_passes_setting_sources_to_claude(world, tmp_path):
     assert "--setting-sources" not in same_argv
     # the diff in the prompt names `@docs/evil.md`: claude would attach that file (any path it
     # names, absolute ones too) unless every `@` is defused
-    prompt = fork_argv[-1]
+    prompt = fork_argv[-1]  # what the fake read on stdin
     assert "@\u200bdocs/evil.md" in prompt and re.search("@(?!\u200b)", prompt) is None
 
 

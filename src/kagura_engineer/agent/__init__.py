@@ -16,8 +16,10 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
+    "AgentLaunch": "driver",
     "AgentResult": "driver",
     "drive_agent": "driver",
+    "launch_agent": "driver",
     "cache_prefix": "install",
     "claude_version": "install",
     "find_claude": "install",

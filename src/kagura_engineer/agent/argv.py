@@ -1,7 +1,8 @@
 """The claude argv and environment: built from config and inputs, never a shell string.
 
-argv (2.1.331; the prompt goes last, after `--`, so no prompt text can read as a flag, and
-with its `@` mentions defused, so no prompt text can attach a file):
+argv (2.1.331; the prompt is not in it: it goes to claude's stdin (`prompt_input`), so no
+prompt text can read as a flag, and with its `@` mentions defused, so no prompt text can attach
+a file; the argv ends with `--`):
 
     claude -p --output-format stream-json --verbose --include-partial-messages
            --max-turns <max_turns> --max-budget-usd <max_usd*1.1>   (CLI backstops)
@@ -9,7 +10,7 @@ with its `@` mentions defused, so no prompt text can attach a file):
            --strict-mcp-config [--setting-sources user] [--mcp-config <file>] [--model M]
            [--resume SESSION]
            --tools Read,Write,Edit,Glob,Grep,Bash --disallowedTools <deny rules...>
-           --allowedTools <rules...> -- <prompt>
+           --allowedTools <rules...> --          (stdin: the prompt)
 
 Permissions: `-p` denies every tool use no `--allowedTools` rule allows (running as root
 needs no bypass flag this way). The safe CI default is the file tools plus git subcommands
@@ -271,8 +272,16 @@ def build_argv(inv: Invocation) -> list[str]:
     rules = list(dict.fromkeys(inv.allowed))
     if rules:
         argv += ["--allowedTools", *rules]  # variadic: ended by the `--` below
-    argv += ["--", defuse_mentions(inv.prompt)]
+    argv.append("--")  # no positional prompt: `claude -p` reads it from stdin (prompt_input)
     return argv
+
+
+def prompt_input(prompt: str) -> str:
+    """What claude's stdin receives: the prompt, `@` mentions defused.
+
+    On stdin, not in argv, the prompt can be written after the process started (claude loads
+    while the harness prepares the prompt) and never shows in a process listing."""
+    return defuse_mentions(prompt)
 
 
 # -- environment ------------------------------------------------------------------------------

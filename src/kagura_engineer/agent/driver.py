@@ -1,7 +1,8 @@
 """Run `claude -p` once under the harness's budgets and say honestly how it ended.
 
 `drive_agent(...)` builds the argv and environment (`argv.py`), starts claude in the
-worktree through `proc.spawn` (stdin /dev/null, its own process group), parses its
+worktree through `proc.spawn` (its own process group; the prompt on stdin, so
+`launch_agent` can start it before the prompt is ready), parses its
 stream live (`stream.py`), lets the watchdog (`watchdog.py`) stop it before a budget is
 crossed (SIGINT, then SIGKILL of the group after a grace period), and returns an
 `AgentResult` built from ground truth only: the closing report (`structured_output`,
@@ -30,6 +31,7 @@ from kagura_engineer.agent.argv import (
     claude_env,
     deny_rules,
     mcp_server_names,
+    prompt_input,
     without_push,
 )
 from kagura_engineer.agent.install import find_claude
@@ -76,18 +78,27 @@ class AgentResult:
         return self.status == "done"
 
 
-def drive_agent(
+def drive_agent(*, prompt: str, on_session: Callable[[str], None] | None = None,
+                on_event: Callable[[ToolCall], None] | None = None,
+                on_stream: Callable[[Event], None] | None = None, **options: Any) -> AgentResult:
+    """Run claude once in `cwd` (resuming session `resume` when given) under the budgets.
+
+    `launch_agent(**options).run(prompt, ...)`: see there for the options. `on_session(id)`
+    fires as soon as the stream names the session (save it: a killed job can `--resume`
+    it); `on_event(call)` for every tool call (`str(call)` is a one-line, redacted
+    description for the progress comment); `on_stream(event)` for every parsed event.
+    """
+    return launch_agent(**options).run(prompt, on_session=on_session, on_event=on_event, on_stream=on_stream)
+
+
+def launch_agent(
     *,
-    prompt: str,
     cwd: str | os.PathLike[str],
     config: Any = None,
     resume: str | None = None,
     max_usd: float,
     max_turns: int,
     max_minutes: float,
-    on_session: Callable[[str], None] | None = None,
-    on_event: Callable[[ToolCall], None] | None = None,
-    on_stream: Callable[[Event], None] | None = None,
     json_schema: Mapping[str, Any] | None = None,
     tools: Sequence[str] | None = BUILTIN_TOOLS,
     allowed_tools: Sequence[str] | None = None,
@@ -100,18 +111,16 @@ def drive_agent(
     reserve_minutes: float | None = None,
     grace_seconds: float = GRACE_SECONDS,
     space: Any = None,
-) -> AgentResult:
-    """Run claude once in `cwd` (resuming session `resume` when given) under the budgets.
+) -> AgentLaunch:
+    """Start claude in `cwd` before its prompt is known: it loads (~0.3 s of start-up here)
+    while the caller prepares the prompt; `run(prompt)` then drives it, `cancel()` drops it.
 
     `config` supplies `model`, `checks`, `allowed_tools` and `memory_mcp_config`.
-    `on_session(id)` fires as soon as the stream names the session (save it: a killed
-    job can `--resume` it); `on_event(call)` for every tool call (`str(call)` is a
-    one-line, redacted description for the progress comment); `on_stream(event)` for
-    every parsed event. `setting_sources` is claude's `--setting-sources` ("user": no project
-    settings or memory, for a checkout a stranger wrote). A session that cannot be resumed
-    (another machine, or killed before its transcript was written) is started afresh, and
-    `resumed` says which. `space` (agent.user.AgentSpace): run claude as its user, with its
-    config and tmp dirs.
+    `setting_sources` is claude's `--setting-sources` ("user": no project settings or
+    memory, for a checkout a stranger wrote). A session that cannot be resumed (another
+    machine, or killed before its transcript was written) is started afresh, and `resumed`
+    says which. `space` (agent.user.AgentSpace): run claude as its user, with its config and
+    tmp dirs. The budgets' clock starts when the prompt is written.
     """
     environ = os.environ if environ is None else environ
     binary = binary or find_claude(environ)
@@ -123,7 +132,9 @@ def drive_agent(
     budget = Budget(max_usd, max_turns, max_minutes, reserve_usd, reserve_minutes)
     if max_turns < 1 or max_usd <= 0:
         reason = "turns" if max_turns < 1 else "usd"
-        return AgentResult(STOPPED_STATUS[reason], stopped_by=reason, notes="no budget left to start the agent")
+        return AgentLaunch(
+            early=AgentResult(STOPPED_STATUS[reason], stopped_by=reason, notes="no budget left to start the agent")
+        )
     user = getattr(space, "user", None)
     if user is not None:
         from kagura_engineer.agent.user import agent_executable
@@ -137,25 +148,89 @@ def drive_agent(
         servers = mcp_server_names(mcp_config) if mcp_config else []
         allowed_tools = allowed_tools_for(config, servers)
     invocation = Invocation(
-        binary=binary, prompt=prompt, max_turns=max_turns, max_usd=max_usd,
+        binary=binary, prompt="", max_turns=max_turns, max_usd=max_usd,
         system=system or HARNESS_RULES, model=getattr(config, "model", None), resume=resume,
         json_schema=json_schema or REPORT_SCHEMA, allowed=tuple(without_push(allowed_tools)),
         denied=tuple(deny_rules([] if user is not None else _git_dirs(cwd))), tools=tuple(tools) if tools is not None else None,
         mcp_config=mcp_config, setting_sources=setting_sources,
     )  # fmt: skip
     proxy = model_proxy(environ, max_usd)
-    if proxy is None:
-        return _drive(invocation, env, cwd, budget, max_minutes, on_session, on_event, on_stream, grace_seconds, user)
-    with proxy:
+    if proxy is not None:
+        proxy.start()
         env.update(proxy.child_env())  # the proxy's URL and a placeholder: never the credential
-        result = _drive(invocation, env, cwd, budget, max_minutes, on_session, on_event, on_stream, grace_seconds, user)
-    if proxy.refused:
-        result.status, result.stopped_by = STOPPED_STATUS["usd"], result.stopped_by or "usd"
-        result.notes = (result.notes + "\n" if result.notes else "") + (
-            f"stopped by the harness's model proxy: ${proxy.spent_usd:.2f} of ${max_usd:.2f} spent"
-        )
-        result.cost_usd = max(result.cost_usd, round(proxy.spent_usd, 6))
-    return result
+    launch = AgentLaunch(
+        run=_Run(invocation, env, cwd, budget, grace_seconds, user), proxy=proxy, max_usd=max_usd,
+        max_minutes=max_minutes, key=(str(cwd), resume, max_usd, max_turns),
+    )  # fmt: skip
+    try:
+        launch.start()
+    except BaseException:
+        launch.cancel()
+        raise
+    return launch
+
+
+class AgentLaunch:
+    """One claude run, started ahead of its prompt (see `launch_agent`)."""
+
+    def __init__(
+        self,
+        *,
+        run: _Run | None = None,
+        proxy: Any = None,
+        max_usd: float = 0.0,
+        max_minutes: float = 0.0,
+        key: tuple[Any, ...] = (),
+        early: AgentResult | None = None,
+    ) -> None:
+        self._run, self._proxy, self._max_usd, self._max_minutes = run, proxy, max_usd, max_minutes
+        self._early = early
+        #: what it was started with (cwd, resume, max_usd, max_turns): a caller whose call
+        #: differs starts another instead of using this one
+        self.key = key
+        self._done = False
+
+    def start(self) -> None:
+        if self._run is not None:
+            self._run.start()
+
+    def run(
+        self,
+        prompt: str,
+        *,
+        on_session: Callable[[str], None] | None = None,
+        on_event: Callable[[ToolCall], None] | None = None,
+        on_stream: Callable[[Event], None] | None = None,
+    ) -> AgentResult:
+        """Write the prompt, drive claude to its end under the budgets, say how it ended."""
+        if self._done:
+            raise RuntimeError("this claude launch has already run")
+        self._done = True
+        if self._run is None:
+            return self._early or AgentResult("error", notes="nothing was launched")
+        try:
+            result = _finish(self._run, prompt, self._max_minutes, on_session, on_event, on_stream)
+        finally:
+            self._stop_proxy()
+        proxy = self._proxy
+        if proxy is not None and proxy.refused:
+            result.status, result.stopped_by = STOPPED_STATUS["usd"], result.stopped_by or "usd"
+            result.notes = (result.notes + "\n" if result.notes else "") + (
+                f"stopped by the harness's model proxy: ${proxy.spent_usd:.2f} of ${self._max_usd:.2f} spent"
+            )
+            result.cost_usd = max(result.cost_usd, round(proxy.spent_usd, 6))
+        return result
+
+    def cancel(self) -> None:
+        """Stop a launch that will not run (its process group killed, the proxy closed)."""
+        self._done = True
+        if self._run is not None:
+            self._run.cancel()
+        self._stop_proxy()
+
+    def _stop_proxy(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
 
 
 def model_proxy(environ: Mapping[str, str], max_usd: float) -> Any:
@@ -168,30 +243,24 @@ def model_proxy(environ: Mapping[str, str], max_usd: float) -> Any:
     return ModelProxy(upstream_url(environ), credential, max_usd=max_usd) if credential else None
 
 
-def _drive(
-    invocation: Invocation,
-    env: dict[str, str],
-    cwd: str | os.PathLike[str],
-    budget: Budget,
+def _finish(
+    run: _Run,
+    prompt: str,
     max_minutes: float,
     on_session: Callable[[str], None] | None,
     on_event: Callable[[ToolCall], None] | None,
     on_stream: Callable[[Event], None] | None,
-    grace_seconds: float,
-    user: proc.Identity | None,
 ) -> AgentResult:
     started = time.monotonic()
-    run = _Run(invocation, env, cwd, budget, on_session, on_event, on_stream, grace_seconds, user)
-    result = run.execute()
-    resume = invocation.resume
+    result = run.execute(prompt, on_session, on_event, on_stream)
+    resume = run.inv.resume
     if resume and not run.parser.state.initialized and result.status == "error" and result.stopped_by is None:
         # claude refused the session before starting (not on this machine, or killed before
         # its transcript was written): start over in a fresh session, on the same clock
-        left = replace(budget, max_minutes=max(0.0, max_minutes - (time.monotonic() - started) / 60))
-        fresh = _Run(
-            replace(invocation, resume=None), env, cwd, left, on_session, on_event, on_stream, grace_seconds, user
-        )
-        result = fresh.execute()
+        left = replace(run.budget, max_minutes=max(0.0, max_minutes - (time.monotonic() - started) / 60))
+        fresh = _Run(replace(run.inv, resume=None), run.env, run.cwd, left, run.grace, run.user)
+        fresh.start()
+        result = fresh.execute(prompt, on_session, on_event, on_stream)
         result.notes = (f"session {resume} could not be resumed; started a fresh one. " + result.notes).strip()
         return result
     result.resumed = bool(resume)
@@ -215,7 +284,7 @@ def _git_dirs(cwd: str | os.PathLike[str]) -> list[str]:
 
 
 class _Run:
-    """One claude process: spawn, read, watch, stop, interpret."""
+    """One claude process: spawn (prompt not yet known), then feed, read, watch, stop, interpret."""
 
     def __init__(
         self,
@@ -223,29 +292,50 @@ class _Run:
         env: dict[str, str],
         cwd: str | os.PathLike[str],
         budget: Budget,
-        on_session: Callable[[str], None] | None,
-        on_event: Callable[[ToolCall], None] | None,
-        on_stream: Callable[[Event], None] | None,
         grace: float,
         user: proc.Identity | None = None,
     ) -> None:
-        self.inv, self.env, self.cwd, self.grace, self.user = inv, env, cwd, grace, user
+        self.inv, self.env, self.cwd, self.budget, self.grace, self.user = inv, env, cwd, budget, grace, user
         self.watchdog = Watchdog(budget)
-        self.on_session, self.on_event, self.on_stream = on_session, on_event, on_stream
+        self.on_session: Callable[[str], None] | None = None
+        self.on_event: Callable[[ToolCall], None] | None = None
+        self.on_stream: Callable[[Event], None] | None = None
         self.parser = StreamParser()
         self.stop: Stop | None = None
         self.announced: str | None = None
         self.stderr: list[str] = []
+        self.child: Any = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.err: threading.Thread | None = None
 
-    def execute(self) -> AgentResult:
+    def start(self) -> None:
+        """Spawn claude; it reads its prompt from stdin once `execute` writes it."""
         try:
-            child = proc.spawn(build_argv(self.inv), cwd=self.cwd, env=self.env, user=self.user)
+            self.child = proc.spawn(build_argv(self.inv), cwd=self.cwd, env=self.env, user=self.user, stdin_pipe=True)
         except OSError as exc:
             raise AgentError(f"could not start claude ({self.inv.binary}): {exc.strerror or exc}") from None
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(child.stdout, lines.put), daemon=True).start()
-        err = threading.Thread(target=_pump, args=(child.stderr, self._stderr), daemon=True)
-        err.start()
+        threading.Thread(target=_pump, args=(self.child.stdout, self.lines.put), daemon=True).start()
+        self.err = threading.Thread(target=_pump, args=(self.child.stderr, self._stderr), daemon=True)
+        self.err.start()
+
+    def cancel(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            proc.kill_tree(self.child, signal.SIGKILL)
+            self.child.wait()
+        if self.child is not None:
+            _close(self.child.stdin)
+
+    def execute(
+        self,
+        prompt: str,
+        on_session: Callable[[str], None] | None = None,
+        on_event: Callable[[ToolCall], None] | None = None,
+        on_stream: Callable[[Event], None] | None = None,
+    ) -> AgentResult:
+        self.on_session, self.on_event, self.on_stream = on_session, on_event, on_stream
+        child, lines = self.child, self.lines
+        # on a thread: a claude that never reads its stdin cannot block the watchdog below
+        threading.Thread(target=_feed, args=(child.stdin, prompt_input(prompt)), daemon=True).start()
         start = time.monotonic()
         kill_at: float | None = None
         exited_at: float | None = None
@@ -281,7 +371,8 @@ class _Run:
             raise
         finally:
             proc.kill_tree(child, signal.SIGKILL)  # tool processes left in claude's group
-        err.join(timeout=1.0)
+        if self.err is not None:
+            self.err.join(timeout=1.0)
         return interpret(
             self.parser.state, self.stop, child.returncode, proc.redact("".join(self.stderr)[-800:]), bool(self.inv.resume)
         )
@@ -311,6 +402,23 @@ def _reap(child: Any, within: float) -> None:
     if child.poll() is None:
         proc.kill_tree(child, signal.SIGKILL)
         child.wait()
+
+
+def _feed(stream: Any, text: str) -> None:
+    try:
+        stream.write(text)
+    except (OSError, ValueError):
+        pass  # claude already ended (a broken pipe): its stream and exit code tell how
+    finally:
+        _close(stream)
+
+
+def _close(stream: Any) -> None:
+    try:
+        if stream is not None:
+            stream.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def _pump(stream: Any, put: Callable[[str | None], None]) -> None:

@@ -19,7 +19,7 @@ from kagura_engineer.workflow import run_url
 @contextmanager
 def build_context(config_path: str | None, options: RunOptions, live: bool = True) -> Iterator[RunContext]:
     """Open everything a run needs; closes the memory backend on the way out."""
-    from kagura_engineer.agent import drive_agent
+    from kagura_engineer.agent import drive_agent, launch_agent
     from kagura_engineer.config import load_config
     from kagura_engineer.github.client import GitHub
     from kagura_engineer.github.progress import ProgressComment
@@ -45,6 +45,7 @@ def build_context(config_path: str | None, options: RunOptions, live: bool = Tru
             store=store,
             repo=repo,
             agent=drive_agent,
+            launch=launch_agent,
             on_phase=PhaseLines() if live else (lambda name, state: None),
             progress=progress,
         )

@@ -56,6 +56,8 @@ class RunContext:
     store: Any  # SavepointStore
     repo: Git
     agent: Callable[..., Any]  # the driver: see _implement
+    #: agent.driver.launch_agent: claude started before setup, so it loads meanwhile (None: not used)
+    launch: Callable[..., Any] | None = None
     on_phase: Callable[[str, str], None] = lambda name, state: None
     progress: Any = None  # ProgressComment, or None when not reporting to GitHub
     clock: Callable[[], float] = time.monotonic
@@ -91,6 +93,7 @@ class IssueRun:
         self.outcome = RunOutcome(status="failed", issue=ctx.options.issue, savepoint=ctx.key)
         self.budget = self._budget()
         self._default: str | None = None
+        self._launch: Any = None  # agent.driver.AgentLaunch started by _prelaunch, not yet run
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -126,7 +129,16 @@ class IssueRun:
     def _drive(self) -> None:
         self._phase("grounded", self._grounded)
         self._phase("branch", self._branch)
-        self._phase("setup", self._setup)
+        try:
+            self._prelaunch()
+            self._phase("setup", self._setup)
+            self._drive_from_implement()
+        finally:
+            if self._launch is not None:  # not used (setup failed, a halt, a resumed run)
+                self._launch.cancel()
+                self._launch = None
+
+    def _drive_from_implement(self) -> None:
         if self.sp.data.pop("resuming_halt", False):
             self._reopen_after_halt()
         while True:
@@ -322,8 +334,7 @@ class IssueRun:
                 self.ctx.options.issue, self.issue.get("title", ""), self.issue.get("body") or "",
                 memories, self.cfg.checks,
             )  # fmt: skip
-        remaining_usd = max(0.0, self.budget["usd"] - self.outcome.cost_usd)
-        remaining_turns = max(0, self.budget["turns"] - self.outcome.turns)
+        remaining_usd, remaining_turns = self._remaining()
         if remaining_usd <= 0 or remaining_turns <= 0:
             self._wrap_up()
             raise Halt("budget exhausted before the work was done")
@@ -337,6 +348,11 @@ class IssueRun:
         space = self._space()
 
         def call(prompt_text: str, resume: str | None, usd: float, turns: int) -> Any:
+            launch, self._launch = self._launch, None
+            if launch is not None:
+                if launch.key == self._launch_key(resume, usd, turns):
+                    return launch.run(prompt_text, on_session=on_session, on_event=self._agent_event)
+                launch.cancel()  # started for another call (a budget or session that changed since)
             return self.ctx.agent(
                 prompt=prompt_text, cwd=self._tree().cwd, config=self.cfg, resume=resume, max_usd=usd,
                 max_turns=turns, max_minutes=self.budget["minutes"], on_session=on_session,
@@ -373,6 +389,32 @@ class IssueRun:
         self.sp.data["failing_checks"] = []
         self.sp.data.setdefault("done", {})["checks"] = False
         self._push()
+
+    def _prelaunch(self) -> None:
+        """Start claude before the setup phase when implement will run: its start-up (~0.3 s of
+        CPU here) overlaps setup and the prompt's making; the prompt goes to its stdin later."""
+        if self.ctx.launch is None or self._done("implement"):
+            return
+        usd, turns = self._remaining()
+        if usd <= 0 or turns <= 0:
+            return
+        try:
+            self._launch = self.ctx.launch(
+                cwd=self._tree().cwd, config=self.cfg, resume=self.sp.agent_session_id, max_usd=usd,
+                max_turns=turns, max_minutes=self.budget["minutes"], space=self._space(),
+            )  # fmt: skip
+        except KaguraError:
+            self._launch = None  # no claude, no credential: implement says so in its place
+
+    def _launch_key(self, resume: str | None, usd: float, turns: int) -> tuple[Any, ...]:
+        return (str(self._tree().cwd), resume, usd, turns)
+
+    def _remaining(self) -> tuple[float, int]:
+        """The model budget left: (USD, turns)."""
+        return (
+            max(0.0, self.budget["usd"] - self.outcome.cost_usd),
+            max(0, self.budget["turns"] - self.outcome.turns),
+        )
 
     def _has_work(self) -> bool:
         """Whether the worktree holds anything beyond the base: changes or commits."""
