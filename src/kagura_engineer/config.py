@@ -177,6 +177,25 @@ class Config(_Strict):
                 )
         return self
 
+    def with_overrides(self, *, note: str = "action inputs", **fields: Any) -> Config:
+        """This config with `fields` set (None: not given), validated as repo.yaml is.
+
+        `budget` is merged field by field (`budget={"max_turns": 12}` keeps `max_usd`); the
+        source becomes `<source> + <note>`, so an error names both. A bad value is a ConfigError.
+        """
+        source = f"{self.source} + {note}"
+        given = {name: value for name, value in fields.items() if value is not None}
+        budget = given.pop("budget", {})
+        if not isinstance(budget, dict):
+            raise ConfigError(f"{source}: field 'budget': expected a mapping of limits")
+        budget = {name: value for name, value in budget.items() if value is not None}
+        if not given and not budget:
+            return self
+        data = self.model_dump(by_alias=True)
+        data.update(given)
+        data["budget"] = {**data["budget"], **budget}
+        return parse_config(data, source=source)
+
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the working directory."""
         return Path(path) if os.path.isabs(path) else Path.cwd() / path

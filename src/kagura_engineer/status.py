@@ -3,11 +3,16 @@
 run, review, goal and eval report one of these words (in `--json` and as the Action's
 `status` output); the exit code follows from the word alone: 0 done, 1 failed, 2 a person
 must act (blocked, or busy: another job holds the target).
+
+Every command's outcome also gives its `Ending`: the word and the few facts a face shows
+(the Action's outputs, the reason line), typed, so no face reads a command's JSON.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -31,3 +36,21 @@ ACTION_STATUSES = frozenset(Status) - {Status.REVIEWED}
 def exit_code(status: str) -> int:
     """The exit code for a status word; a word not listed is a failure (1)."""
     return EXIT_CODES.get(status, 1)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a command ended, as the faces show it (None: the command has no such fact)."""
+
+    status: Status
+    reason: str = ""  # why it ended so, one line ("" when the status says it all)
+    pr_number: int | None = None
+    pr_url: str | None = None
+    verdict: str | None = None  # green | yellow | red
+    cost_usd: float | None = None
+    matrix: dict[str, Any] | None = None  # goal --plan: the ready frontier
+    savepoint: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]

@@ -108,3 +108,46 @@ def test_json_mode_reports_the_error_as_json(tmp_path, capsys):
     assert main(["memory", "stats", "--json", "-c", path]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["error"]["code"] == "config"
+
+
+# -- overrides (the Action's inputs, applied in memory) ------------------------------------------
+BASE_YAML = """\
+profile: team
+model: claude-a
+checks: [pytest -q]
+budget: {max_usd: 9, max_turns: 80}
+setup:
+  - {run: apt-get install -y jq, as: root}
+"""
+
+
+def test_overrides_merge_the_budget_field_by_field(tmp_path):
+    base = load_config(write(tmp_path, BASE_YAML))
+    merged = base.with_overrides(model="claude-b", budget={"max_turns": 12, "max_minutes": None})
+    assert merged.model == "claude-b" and merged.checks == ["pytest -q"]
+    assert (merged.budget.max_usd, merged.budget.max_turns, merged.budget.max_minutes) == (9.0, 12, 45.0)
+    assert merged.setup[0].as_ == "root"  # an aliased field survives the round trip
+    assert merged.source == f"{tmp_path / 'repo.yaml'} + action inputs"
+    assert (base.model, base.budget.max_turns) == ("claude-a", 80)  # the original is untouched
+
+
+def test_overrides_left_empty_keep_the_config_as_it_is(tmp_path):
+    base = load_config(write(tmp_path, BASE_YAML))
+    assert base.with_overrides(model=None, base_branch=None, budget={"max_usd": None}) is base
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"budget": {"max_turns": 0}}, "+ action inputs: field 'budget.max_turns': Input should be greater than or equal to 1"),
+        ({"modle": "x"}, "+ action inputs: unknown key 'modle' (did you mean 'model'?)"),
+        ({"memory_backend": "cloud"}, "+ action inputs: memory_backend 'cloud' requires workspace_id and context_id (or set memory_backend: local)"),
+        ({"budget": 5}, "+ action inputs: field 'budget': expected a mapping of limits"),
+    ],
+)  # fmt: skip
+def test_a_bad_override_is_a_config_error(tmp_path, fields, expected):
+    base = load_config(write(tmp_path, BASE_YAML))
+    with pytest.raises(ConfigError) as caught:
+        base.with_overrides(**fields)
+    assert caught.value.message == f"{tmp_path / 'repo.yaml'} {expected}"
+    assert caught.value.exit_code == 2

@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "setup": COMMAND, "init": COMMAND, "demo": COMMAND,
     "memory.command": COMMAND, "memory.savepoint_command": COMMAND, "cache.command": COMMAND,
     "agent": SERVICE, "github": SERVICE, "memory": SERVICE, "cache": SERVICE,
-    "git": SERVICE, "workflow": SERVICE, "toolchain": SERVICE,
+    "git": SERVICE, "workflow": SERVICE, "toolchain": SERVICE, "workspace": SERVICE,
     "": BASE, "config": BASE, "proc": BASE, "http": BASE, "errors": BASE, "credentials": BASE,
     "scratch": BASE, "jobkey": BASE, "status": BASE, "urls": BASE,
 }  # fmt: skip

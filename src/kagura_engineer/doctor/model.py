@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from kagura_engineer.status import Ending, exit_code
+from kagura_engineer.status import Status as JobStatus
+
 
 class Status(StrEnum):
     OK = "OK"
@@ -62,12 +65,22 @@ class Report:
         return all(r.status is not Status.FAIL for r in self.results)
 
     @property
-    def exit_code(self) -> int:
-        """0 when nothing FAILed (OK, WARN and SKIPPED all pass); 2 when the config check
-        FAILed (a config error, as for every command); else 1."""
+    def status(self) -> JobStatus:
+        """shipped when nothing FAILed (OK, WARN and SKIPPED all pass); blocked when the config
+        check FAILed (a config error, as for every command); else failed."""
         if self.ok:
-            return 0
-        return 2 if any(r.name == "config" and r.status is Status.FAIL for r in self.results) else 1
+            return JobStatus.SHIPPED
+        config_failed = any(r.name == "config" and r.status is Status.FAIL for r in self.results)
+        return JobStatus.BLOCKED if config_failed else JobStatus.FAILED
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing FAILed; 2 when the config check FAILed; else 1."""
+        return exit_code(self.status)
+
+    def ending(self) -> Ending:
+        failed = [r.name for r in self.results if r.status is Status.FAIL]
+        return Ending(self.status, reason=f"failed checks: {', '.join(failed)}" if failed else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"checks": [r.to_json() for r in self.results], "ok": self.ok}

@@ -4,7 +4,8 @@ Each issue runs as `run` would (same model, caps, checks and gate) with recall o
 grounded prompt) and off (no recalled memory), `--repeat` times, in throwaway repositories:
 nothing is pushed to origin, no PR, comment or label is made, and the team's memory is not
 written. The table goes to stdout (and $GITHUB_STEP_SUMMARY), `--json` prints it as one
-object, `--plot` draws paired bars.
+object, `--plot` draws paired bars. `execute(config, EvalOptions) -> Report` is the command;
+`main(args)` reads the flags, calls it and prints.
 
 Exit 0 evaluated (whatever the verdicts; also when --max-usd stopped it early) · 2 busy
 (another eval holds this repository), bad arguments, --plot without matplotlib, or no
@@ -14,8 +15,26 @@ claude / no model credential (checked first, before any network call).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kagura_engineer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kagura_engineer.config import Config
+    from kagura_engineer.eval.report import Report
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Exactly one of `issues` and `milestone` (every open issue of it)."""
+
+    issues: tuple[int, ...] | None = None
+    milestone: str | None = None
+    repeat: int = 1  # runs per issue and arm
+    max_usd: float | None = None  # for the whole evaluation
+    base: str | None = None
+    plot: str | None = None  # paired bars per issue (needs the `plot` extra)
 
 
 def _issue_list(text: str) -> tuple[int, ...]:
@@ -65,42 +84,55 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="paired bars per issue (needs the `plot` extra)")
 
 
-def main(args: argparse.Namespace) -> int:
-    import json
+def execute(config: Config, options: EvalOptions, *, live: bool = False) -> Report:
+    """Run the evaluation; the table also goes to $GITHUB_STEP_SUMMARY, the plot to `options.plot`."""
     import os
-    import sys
 
     from kagura_engineer.agent.preflight import require_agent
     from kagura_engineer.eval.context import open_eval
     from kagura_engineer.eval.drive import EvalSpec, evaluate
     from kagura_engineer.eval.report import render_markdown
 
-    if args.plot:
+    if (options.issues is None) == (options.milestone is None):
+        raise ConfigError(
+            "eval needs either issues or a milestone", hint="--issues 12,15 or --milestone v0.3"
+        )
+    if options.plot:
         from kagura_engineer.eval.plot import require_matplotlib
 
         require_matplotlib()
     require_agent()
-    with open_eval(args.config, live=not args.json) as ctx:
-        issues = args.issues or _milestone_issues(ctx.gh, args.milestone)
-        spec = EvalSpec(issues=issues, repeat=args.repeat, max_usd=args.max_usd, base=args.base)
+    with open_eval(config, live=live) as ctx:
+        issues = options.issues or _milestone_issues(ctx.gh, options.milestone or "")
+        spec = EvalSpec(issues=issues, repeat=options.repeat, max_usd=options.max_usd, base=options.base)
         report = evaluate(ctx, spec)
-    table = render_markdown(report)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
         from kagura_engineer.workflow import ActionIO
 
-        ActionIO(os.environ).write_summary(table + "\n")
-    if args.plot:
+        ActionIO(os.environ).write_summary(render_markdown(report) + "\n")
+    if options.plot:
         from kagura_engineer.eval.plot import write_plot
 
-        write_plot(report, args.plot)
+        write_plot(report, options.plot)
+        report.plot = str(options.plot)
+    return report
+
+
+def main(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from kagura_engineer.config import load_config
+    from kagura_engineer.eval.report import render_markdown
+
+    config = load_config(args.config)
+    options = EvalOptions(issues=args.issues, milestone=args.milestone, repeat=args.repeat,
+                          max_usd=args.max_usd, base=args.base, plot=args.plot)  # fmt: skip
+    report = execute(config, options, live=not args.json)
     if args.json:
-        data = report.to_json()
-        if args.plot:
-            data["plot"] = str(args.plot)
-        print(json.dumps(data))
+        print(json.dumps(report.to_json()))
     else:
-        sys.stdout.write(table)
+        sys.stdout.write(render_markdown(report))
     return report.exit_code
 
 

@@ -1,4 +1,4 @@
-"""Wiring for an evaluation: config, read-only GitHub, the team's memory, eval's own store.
+"""Wiring for an evaluation: the workspace, read-only GitHub, the team's memory, eval's own store.
 
 Eval's store is a local SQLite file of its own, `.kagura/eval/eval.db` in the checkout
 (run savepoints, the evaluation's savepoint and its lease), and its throwaway repositories
@@ -8,14 +8,16 @@ missing local store would create one) and is only recalled from.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kagura_engineer.eval.drive import EvalContext
+
+if TYPE_CHECKING:
+    from kagura_engineer.config import Config
 
 EVAL_DIR = Path(".kagura") / "eval"
 
@@ -42,33 +44,30 @@ def open_team_memory(config: Any) -> tuple[Any | None, list[str]]:
 
 
 @contextmanager
-def open_eval(config_path: str | None, *, live: bool) -> Iterator[EvalContext]:
-    """Build the context from repo.yaml and the environment; closes both stores on the way out."""
+def open_eval(config: Config, *, live: bool) -> Iterator[EvalContext]:
+    """Build the context from the config and the environment; closes both stores on the way out."""
     from kagura_engineer.agent import drive_agent
-    from kagura_engineer.config import load_config
     from kagura_engineer.eval.guard import ReadOnlyGitHub
-    from kagura_engineer.git import checkout_root, github_repository
-    from kagura_engineer.github.client import GitHub
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.scratch import exclude_scratch
+    from kagura_engineer.workspace import open_workspace
 
-    config = load_config(config_path)
-    checkout = checkout_root()
-    repository = github_repository(checkout)
-    gh = ReadOnlyGitHub(GitHub.from_env(repository=repository))
-    workdir = checkout.cwd / EVAL_DIR
-    workdir.mkdir(parents=True, exist_ok=True)
-    exclude_scratch(workdir)
-    team, protect = open_team_memory(config)
-    own = LocalMemory(workdir / "eval.db", semantic=False)
-    try:
-        yield EvalContext(
-            config=config, gh=gh, team_memory=team, store=SavepointStore(own), checkout=checkout,
-            workdir=workdir / "work", agent=drive_agent, run_id=os.environ.get("GITHUB_RUN_ID") or None,
-            say=_say if live else (lambda line: None), protect=protect + [str(workdir)],
-        )  # fmt: skip
-    finally:
-        own.close()
-        if team is not None:
-            team.close()
+    with open_workspace(config, live=live, memory=False) as ws:
+        checkout = ws.checkout
+        gh = ReadOnlyGitHub(ws.gh)
+        workdir = checkout.cwd / EVAL_DIR
+        workdir.mkdir(parents=True, exist_ok=True)
+        exclude_scratch(workdir)
+        team, protect = open_team_memory(config)
+        own = LocalMemory(workdir / "eval.db", semantic=False)
+        try:
+            yield EvalContext(
+                config=config, gh=gh, team_memory=team, store=SavepointStore(own), checkout=checkout,
+                workdir=workdir / "work", agent=drive_agent, run_id=ws.run_id, say=ws.say,
+                protect=protect + [str(workdir)],
+            )  # fmt: skip
+        finally:
+            own.close()
+            if team is not None:
+                team.close()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from kagura_engineer.status import Ending, Status, exit_code
 
 ARMS = ("on", "off")
 GREEN = "green"
@@ -127,6 +129,9 @@ class Report:
     max_usd: float | None = None
     stopped: str | None = None  # why the evaluation stopped before every run was made
     resumed: int = 0  # runs taken over from an earlier, interrupted evaluation
+    plot: str | None = None  # the paired-bars PNG, when one was drawn
+
+    status: ClassVar[Status] = Status.EVALUATED  # busy is an error (BusyError), not a report
 
     def arm(self, arm: str, issue: int | None = None) -> ArmStats:
         return ArmStats([r for r in self.records if r.arm == arm and (issue is None or r.issue == issue)])
@@ -180,7 +185,10 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return 0
+        return exit_code(self.status)
+
+    def ending(self) -> Ending:
+        return Ending(self.status, cost_usd=round(self.spent_usd, 4))
 
     def to_json(self) -> dict[str, Any]:
         p = self.pairs()
@@ -207,6 +215,7 @@ class Report:
             "stopped": self.stopped,
             "resumed": self.resumed,
             "runs": [r.to_json() for r in sorted(self.records, key=lambda r: (r.issue, r.repeat, r.arm))],
+            **({"plot": self.plot} if self.plot else {}),
         }
 
 

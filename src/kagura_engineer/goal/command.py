@@ -3,6 +3,8 @@
 Without --plan: each open issue of the milestone through `run`, dependencies first, halting
 at the first blocked or failed one (re-run to resume). With --plan: print the ready
 frontier as a matrix include list (and `matrix=` to $GITHUB_OUTPUT), drive nothing.
+`execute(config, GoalOptions) -> GoalResult | GoalPlan` is the command; `main(args)` reads
+the flags, calls it and prints.
 
 Exit 0 every open issue shipped (or --plan printed) · 1 failed · 2 blocked, a dependency
 cycle, the goal budget, issues still waiting on dependencies, or (without --plan) no claude or
@@ -12,11 +14,20 @@ no model credential, checked before any network call.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kagura_engineer.config import Config
     from kagura_engineer.goal.context import GoalContext
-    from kagura_engineer.goal.outcome import GoalResult
+    from kagura_engineer.goal.outcome import GoalPlan, GoalResult
+
+
+@dataclass(frozen=True)
+class GoalOptions:
+    milestone: str
+    plan: bool = False  # print the ready frontier, drive nothing
+    unattended: bool = False  # never wait for input; halt as blocked instead
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,35 +40,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args: argparse.Namespace) -> int:
-    import os
-
+def execute(config: Config, options: GoalOptions, *, live: bool = False) -> GoalResult | GoalPlan:
+    """Drive the milestone (or, with `plan`, survey its ready frontier); `live` writes lines to stderr."""
     from kagura_engineer.goal.context import open_goal
 
-    if not args.plan:
+    if not options.plan:
         from kagura_engineer.agent.preflight import require_agent
 
         require_agent()
-    unattended = args.unattended or os.environ.get("GITHUB_ACTIONS") == "true"
-    with open_goal(args.config, args.milestone, unattended=unattended, live=not args.json,
-                   need_checkout=not args.plan) as ctx:  # fmt: skip
-        if args.plan:
-            return _plan(ctx, args.json)
+    with open_goal(config, options.milestone, unattended=options.unattended, live=live,
+                   need_checkout=not options.plan) as ctx:  # fmt: skip
+        if options.plan:
+            return _plan(ctx)
         from kagura_engineer.goal.drive import drive_goal
 
-        result = drive_goal(ctx)
-    _print_result(result, args.json)
-    return result.exit_code
+        return drive_goal(ctx)
 
 
-def _plan(ctx: GoalContext, as_json: bool) -> int:
-    import json
-    import sys
+def main(args: argparse.Namespace) -> int:
+    import os
 
+    from kagura_engineer.config import load_config
+
+    config = load_config(args.config)
+    unattended = args.unattended or os.environ.get("GITHUB_ACTIONS") == "true"
+    options = GoalOptions(args.milestone, plan=args.plan, unattended=unattended)
+    outcome = execute(config, options, live=not args.json)
+    _print(outcome, args.json)
+    return outcome.exit_code
+
+
+def _plan(ctx: GoalContext) -> GoalPlan:
     from kagura_engineer.goal import plan, summary
-    from kagura_engineer.goal.outcome import GoalResult
+    from kagura_engineer.goal.outcome import GoalPlan, GoalResult
     from kagura_engineer.goal.survey import survey
-    from kagura_engineer.workflow import write_untrusted
 
     sv = survey(ctx)
     matrix = plan.matrix(sv)
@@ -66,27 +82,27 @@ def _plan(ctx: GoalContext, as_json: bool) -> int:
     result = GoalResult(status="planned", milestone=sv.milestone, rows=rows, notes=list(sv.notes),
                         closed=len(sv.closed))  # fmt: skip
     summary.write_summary(result, ctx.environ, ctx.run_url)
-    if as_json:
-        # `include` is the matrix's own field: the Action turns it into its `matrix` output
-        data = {"status": "planned", "milestone": sv.milestone, "include": matrix["include"],
-                "issues": [r.to_json() for r in rows], "notes": list(sv.notes)}  # fmt: skip
-        print(json.dumps(data))
-    else:
-        print(plan.matrix_json(matrix))
-        ready = ", ".join(f"#{e['issue']}" for e in matrix["include"]) or "none"
-        write_untrusted(f"goal {sv.milestone}: ready now: {ready}", sys.stderr)
-    return 0
+    return GoalPlan(milestone=sv.milestone, include=matrix["include"], rows=rows, notes=list(sv.notes))
 
 
-def _print_result(result: GoalResult, as_json: bool) -> None:
+def _print(outcome: GoalResult | GoalPlan, as_json: bool) -> None:
     import json
     import sys
 
+    from kagura_engineer.goal.outcome import GoalPlan
     from kagura_engineer.workflow import write_untrusted
 
     if as_json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(outcome.to_json()))
         return
+    if isinstance(outcome, GoalPlan):
+        from kagura_engineer.goal import plan
+
+        print(plan.matrix_json({"include": outcome.include}))
+        ready = ", ".join(f"#{e['issue']}" for e in outcome.include) or "none"
+        write_untrusted(f"goal {outcome.milestone}: ready now: {ready}", sys.stderr)
+        return
+    result = outcome
     for row in result.rows:
         pr = f" PR #{row.pr_number}" if row.pr_number else ""
         reason = f": {row.reason}" if row.reason and row.state not in ("shipped", "pending") else ""

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from kagura_engineer.config import Config
 from kagura_engineer.goal.graph import Issue
@@ -83,40 +82,18 @@ def _quiet_phase(name: str, state: str) -> None:
     return None
 
 
-def _stderr_line(stream: TextIO) -> Callable[[str], None]:
-    def say(line: str) -> None:
-        from kagura_engineer.workflow import write_untrusted
-
-        write_untrusted(line, stream)  # lines carry issue titles
-
-    return say
-
-
 @contextmanager
 def open_goal(
-    config_path: str | None, milestone: str, *, unattended: bool, live: bool, need_checkout: bool
+    config: Config, milestone: str, *, unattended: bool, live: bool, need_checkout: bool
 ) -> Iterator[GoalContext]:
-    """Build the context from repo.yaml and the environment; closes memory on the way out."""
-    from kagura_engineer.config import load_config
+    """Build the context from the config and the environment; closes memory on the way out."""
     from kagura_engineer.errors import ConfigError
-    from kagura_engineer.git import checkout_root, github_repository
-    from kagura_engineer.github.client import GitHub
-    from kagura_engineer.memory.factory import open_memory
     from kagura_engineer.memory.savepoint import SavepointStore
     from kagura_engineer.workflow import run_url
+    from kagura_engineer.workspace import open_workspace
 
     if not milestone.strip():
         raise ConfigError("goal needs a milestone title", hint="kagura-engineer goal 'v0.3'")
-    config = load_config(config_path)
-    try:
-        repo = checkout_root()
-    except ConfigError:
-        if need_checkout:
-            raise
-        repo = None
-    repository = github_repository(repo)
-    gh = GitHub.from_env(repository=repository)
-    memory = open_memory(config)
     agent = None
     on_phase: Callable[[str, str], None] = _quiet_phase
     if need_checkout:
@@ -126,11 +103,9 @@ def open_goal(
         agent = drive_agent
         if live:
             on_phase = PhaseLines()
-    try:
+    with open_workspace(config, live=live, need_checkout=need_checkout) as ws:
         yield GoalContext(
-            config=config, milestone=milestone, gh=gh, memory=memory, store=SavepointStore(memory),
-            repo=repo, agent=agent, unattended=unattended, run_id=os.environ.get("GITHUB_RUN_ID") or None,
-            run_url=run_url(), on_phase=on_phase, say=_stderr_line(sys.stderr) if live else (lambda line: None),
+            config=config, milestone=milestone, gh=ws.gh, memory=ws.memory, store=SavepointStore(ws.memory),
+            repo=ws.repo, agent=agent, unattended=unattended, run_id=ws.run_id, run_url=run_url(),
+            on_phase=on_phase, say=ws.say,
         )  # fmt: skip
-    finally:
-        memory.close()

@@ -11,9 +11,9 @@ budget, or issues left waiting on dependencies).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from kagura_engineer.status import exit_code
+from kagura_engineer.status import Ending, Status, exit_code
 
 
 @dataclass
@@ -61,6 +61,10 @@ class GoalResult:
     def exit_code(self) -> int:
         return exit_code(self.status)
 
+    def ending(self) -> Ending:
+        return Ending(Status(self.status), reason=self.reason, cost_usd=round(self.cost_usd, 4),
+                      savepoint=self.savepoint)  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -74,3 +78,30 @@ class GoalResult:
             "closed": self.closed,
             "savepoint": self.savepoint,
         }
+
+
+@dataclass(frozen=True)
+class GoalPlan:
+    """What `goal --plan` reports: the ready frontier as a matrix include list, nothing driven.
+
+    Its `--json` word is `planned`; to the Action a printed plan is a finished job (`shipped`).
+    """
+
+    milestone: str
+    include: list[dict[str, Any]]
+    rows: list[GoalRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    status: ClassVar[Status] = Status.SHIPPED
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.status)
+
+    def ending(self) -> Ending:
+        return Ending(self.status, matrix={"include": self.include})
+
+    def to_json(self) -> dict[str, Any]:
+        # `include` is the matrix's own field: the Action turns it into its `matrix` output
+        return {"status": "planned", "milestone": self.milestone, "include": self.include,
+                "issues": [r.to_json() for r in self.rows], "notes": list(self.notes)}  # fmt: skip

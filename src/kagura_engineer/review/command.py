@@ -1,5 +1,8 @@
 """`kagura-engineer review [target] [--fix]`: a gated review pinned to the head commit.
 
+`execute(config, ReviewOptions) -> ReviewOutcome` is the command; `main(args)` reads the
+flags, calls it and prints.
+
 Exit 0 green/yellow · 1 could not review (or the head moved while reviewing) · 2 red
 (also: `--fix` refused on a fork, another job holds the target, or Claude is needed — to fix,
 or to review without kagura-code-reviewer — and claude or its credential is missing).
@@ -8,6 +11,11 @@ or to review without kagura-code-reviewer — and claude or its credential is mi
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kagura_engineer.config import Config
+    from kagura_engineer.review.job import ReviewOptions, ReviewOutcome
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,21 +26,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix", action="store_true", help="on red, fix the blocking findings and re-review")
 
 
+def execute(config: Config, options: ReviewOptions, *, live: bool = False) -> ReviewOutcome:
+    """Review the target (and fix it with `options.fix`); `live` writes progress lines to stderr."""
+    from kagura_engineer.agent.preflight import require_agent
+    from kagura_engineer.review.context import build_context
+    from kagura_engineer.review.job import run_review
+    from kagura_engineer.review.reviewer import find_reviewer_binary
+
+    if options.fix or find_reviewer_binary() is None:
+        require_agent()
+    with build_context(config, options, quiet=not live) as ctx:
+        return run_review(ctx)
+
+
 def main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from kagura_engineer.agent.preflight import require_agent
-    from kagura_engineer.review.context import build_context
-    from kagura_engineer.review.job import ReviewOptions, run_review
-    from kagura_engineer.review.reviewer import find_reviewer_binary
+    from kagura_engineer.config import load_config
+    from kagura_engineer.review.job import ReviewOptions
     from kagura_engineer.workflow import write_untrusted
 
-    if args.fix or find_reviewer_binary() is None:
-        require_agent()
-    options = ReviewOptions(target=args.target, base=args.base, fix=args.fix)
-    with build_context(args.config, options, quiet=args.json) as ctx:
-        outcome = run_review(ctx)
+    config = load_config(args.config)
+    outcome = execute(
+        config, ReviewOptions(target=args.target, base=args.base, fix=args.fix), live=not args.json
+    )
     if args.json:
         print(json.dumps(outcome.to_json()))
     else:

@@ -34,6 +34,7 @@ from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
 from kagura_engineer.review.reviewer import Budget, ReviewResult
 from kagura_engineer.review.target import Target, checkout, report_path
+from kagura_engineer.status import Ending, Status
 from kagura_engineer.workflow import write_untrusted
 
 KEEP_VERDICTS = 6
@@ -100,6 +101,12 @@ class ReviewOutcome:
         from kagura_engineer.status import exit_code
 
         return exit_code(self.status)
+
+    def ending(self) -> Ending:
+        return Ending(
+            Status(self.status), reason=self.reason or "", pr_number=self.pr_number, pr_url=self.pr_url,
+            verdict=self.verdict, cost_usd=round(self.cost_usd, 4), savepoint=self.savepoint,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

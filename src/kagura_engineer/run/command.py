@@ -1,12 +1,20 @@
 """`kagura-engineer run <issue>`: an issue becomes a pull request.
 
-Exit 0 shipped · 1 failed · 2 blocked (red, needs a person) or busy (another job holds it),
-or no claude / no model credential (checked first, before any network call).
+`execute(config, RunOptions) -> RunOutcome` is the command; `main(args)` reads the flags,
+calls it and prints. Exit 0 shipped · 1 failed · 2 blocked (red, needs a person) or busy
+(another job holds it), or no claude / no model credential (checked first, before any
+network call).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kagura_engineer.config import Config
+    from kagura_engineer.run.loop import RunOptions  # the options (run/loop.py: the phase machine's own)
+    from kagura_engineer.run.outcome import RunOutcome
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,17 +42,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def execute(config: Config, options: RunOptions, *, live: bool = False) -> RunOutcome:
+    """Drive the issue to a pull request; `live` writes phase lines to stderr as it goes."""
+    from kagura_engineer.agent.preflight import require_agent
+    from kagura_engineer.run.context import build_context
+    from kagura_engineer.run.loop import run_issue
+
+    require_agent()
+    with build_context(config, options, live=live) as ctx:
+        return run_issue(ctx)
+
+
 def main(args: argparse.Namespace) -> int:
     import json
     import os
     import sys
 
-    from kagura_engineer.agent.preflight import require_agent
-    from kagura_engineer.run.context import build_context
-    from kagura_engineer.run.loop import RunOptions, run_issue
+    from kagura_engineer.config import load_config
+    from kagura_engineer.run.loop import RunOptions
     from kagura_engineer.workflow import write_untrusted
 
-    require_agent()
+    config = load_config(args.config)
     options = RunOptions(
         issue=args.issue,
         base=args.base,
@@ -53,10 +71,8 @@ def main(args: argparse.Namespace) -> int:
         remember=not args.no_remember,
         unattended=args.unattended or os.environ.get("GITHUB_ACTIONS") == "true",
         run_id=os.environ.get("GITHUB_RUN_ID") or None,
-        trigger=getattr(args, "trigger", None),  # set by the Action's dispatch, never on the command line
     )
-    with build_context(args.config, options, live=not args.json) as ctx:
-        outcome = run_issue(ctx)
+    outcome = execute(config, options, live=not args.json)
     if args.json:
         print(json.dumps(outcome.to_json()))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kagura_engineer.status import exit_code
+from kagura_engineer.status import Ending, Status, exit_code
 
 PHASES = ("grounded", "branch", "setup", "implement", "checks", "gate", "push", "pr", "remember")
 
@@ -28,6 +28,12 @@ class RunOutcome:
     @property
     def exit_code(self) -> int:
         return exit_code(self.status)
+
+    def ending(self) -> Ending:
+        return Ending(
+            Status(self.status), reason=self.reason, pr_number=self.pr_number, pr_url=self.pr_url,
+            verdict=self.verdict, cost_usd=round(self.cost_usd, 4), savepoint=self.savepoint,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
