@@ -13,6 +13,7 @@ import pytest
 from filecommands import parse_file_commands
 from kagura_engineer.action.dispatch import Outcome
 from kagura_engineer.demo.github import GitHubStandIn
+from kagura_engineer.status import Ending, Status
 
 PAYLOADS = Path(__file__).parent / "payloads"
 OWNER, REPO = "acme", "widgets"
@@ -71,13 +72,13 @@ class Recorder:
         self.calls: list = []
         self.outcome = outcome or Outcome(
             0,
-            data={
-                "status": "shipped",
-                "pr_number": 7,
-                "pr_url": "https://github.com/acme/widgets/pull/7",
-                "verdict": "green",
-                "cost_usd": 0.42,
-            },  # fmt: skip
+            Ending(
+                Status.SHIPPED,
+                pr_number=7,
+                pr_url="https://github.com/acme/widgets/pull/7",
+                verdict="green",
+                cost_usd=0.42,
+            ),
         )
 
     def __call__(self, intent, ctx):

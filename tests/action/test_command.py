@@ -9,8 +9,9 @@ import subprocess
 import yaml
 
 from kagura_engineer.action.command import ensure_safe_directory, nearest_due_milestone
-from kagura_engineer.action.dispatch import DispatchContext, Outcome, command_argv, dispatch, parse_command
+from kagura_engineer.action.dispatch import DispatchContext, Outcome, command_call, dispatch
 from kagura_engineer.action.intent import Intent
+from kagura_engineer.status import Ending, Status
 from kagura_engineer.workflow import ActionIO
 
 from .conftest import Recorder, comment_payload, issue_payload
@@ -114,7 +115,7 @@ def test_a_command_that_reports_its_own_ending_keeps_it(action_env, standin):
         standin.comments[comment["id"]]["body"] = (
             comment["body"].split("\n")[0] + "\nthe run's own final words"
         )
-        return Outcome(0, data={"status": "shipped", "pr_number": 5})
+        return Outcome(0, Ending(Status.SHIPPED, pr_number=5))
 
     code, _ = action_env.event("issues", issue_payload("issues/labeled.json", **LABELED)).run(
         run_that_owns_its_comment
@@ -139,7 +140,7 @@ def test_schedule_resolves_the_nearest_due_milestone(action_env, standin):
     standin.add_milestone("undated")
     standin.add_milestone("soon", due_on="2030-06-01T00:00:00Z")
     standin.add_milestone("closed", due_on="2020-01-01T00:00:00Z", state="closed")
-    recorder = Recorder(Outcome(0, data={"status": "shipped", "matrix": {"include": [{"issue": 3}]}}))
+    recorder = Recorder(Outcome(0, Ending(Status.SHIPPED, matrix={"include": [{"issue": 3}]})))
     code, log = action_env.event("schedule", {"schedule": "17 3 * * *"}).run(recorder)
     assert code == 0 and recorder.calls[0][0].label() == "goal 'soon'"
     assert action_env.outputs()["matrix"] == '{"include":[{"issue":3}]}'
@@ -148,7 +149,7 @@ def test_schedule_resolves_the_nearest_due_milestone(action_env, standin):
 def test_plan_mode_needs_no_model_credential_and_outputs_the_matrix(action_env, standin):
     action_env.env.pop("INPUT_ANTHROPIC_API_KEY")
     frontier = {"include": [{"issue": 42, "title": "Fix the login redirect", "wave": 1, "depends_on": []}]}
-    recorder = Recorder(Outcome(0, data=frontier))  # `goal --plan --json` prints the include list
+    recorder = Recorder(Outcome(0, Ending(Status.SHIPPED, matrix=frontier)))  # what `goal --plan` ends with
     code, log = (
         action_env.inputs(command="goal", milestone="v1", plan="true")
         .event(
@@ -192,27 +193,31 @@ def test_inputs_become_the_effective_config(action_env, standin, tmp_path, monke
     action_env.inputs(
         model="claude-x", max_turns="12", timeout_minutes="20", allowed_tools="Read,Edit", cache="false"
     )
-    code, log = action_env.event("issues", issue_payload("issues/labeled.json", **LABELED)).run(recorder)
+    action_env.event("issues", issue_payload("issues/labeled.json", **LABELED))
+    runner_files = set(action_env.dir.rglob("*"))
+    code, log = action_env.run(recorder)
     assert code == 0
-    ctx = recorder.calls[0][1]
-    written = yaml.safe_load(open(ctx.config_path))
-    assert written["model"] == "claude-x" and written["allowed_tools"] == ["Read", "Edit"]
-    assert written["budget"] == {
+    config = recorder.calls[0][1].config
+    assert config.model == "claude-x" and config.allowed_tools == ["Read", "Edit"]
+    assert config.budget.model_dump() == {
         "max_usd": 9.0,
         "max_turns": 12,
         "max_minutes": 20.0,
         "max_usd_per_goal": None,
     }
-    assert written["checks"] == ["pytest -q"]
-    assert written["memory_backend"] == "local"  # cloud asked for, but no kagura_api_key
+    assert config.checks == ["pytest -q"]
+    assert config.memory_backend == "local"  # cloud asked for, but no kagura_api_key
+    assert config.source == "repo.yaml + action inputs"
     assert "no kagura_api_key is set" in log
     assert "memory cache" not in log  # cache: false
+    assert set(action_env.dir.rglob("*")) == runner_files  # nothing written under RUNNER_TEMP for it
+    assert not list(tmp_path.rglob("kagura-engineer-*"))
 
 
 def test_without_overrides_the_original_config_is_used(action_env, standin):
     recorder = Recorder()
     action_env.event("issues", issue_payload("issues/labeled.json", **LABELED)).run(recorder)
-    assert recorder.calls[0][1].config_path is None
+    assert recorder.calls[0][1].config.source == "<embedded defaults>"
     assert "memory cache: restore" in action_env.run(recorder)[1]  # local backend + cache: true
 
 
@@ -237,35 +242,40 @@ def test_safe_directory_is_added_once(tmp_path):
     assert out.stdout.splitlines() == [str(tmp_path / "ws")]
 
 
-def test_command_argv():
+def test_intents_become_typed_options():
+    from kagura_engineer.goal.command import GoalOptions
+    from kagura_engineer.review.job import ReviewOptions
+    from kagura_engineer.run.loop import RunOptions
+
     ctx = DispatchContext(base_branch="dev", max_usd=2.5, max_turns=30, draft=True)
-    assert command_argv(Intent("run", "r", issue=4), ctx) == [
-        "run", "4", "--unattended", "--base=dev", "--max-usd=2.5", "--max-turns=30", "--draft"]  # fmt: skip
-    assert command_argv(Intent("review", "r", pr=7, fix=True), ctx) == ["review", "7", "--fix"]
-    assert command_argv(Intent("review", "r"), ctx) == ["review", "HEAD"]
-    assert command_argv(Intent("goal", "r", milestone="v1"), ctx) == ["goal", "v1", "--unattended"]
-    assert command_argv(Intent("goal", "r", milestone="v1", plan=True), ctx) == ["goal", "v1", "--plan"]
+    run = command_call(Intent("run", "r", issue=4), ctx)[1]
+    assert isinstance(run, RunOptions)
+    assert (run.issue, run.base, run.max_usd, run.max_turns, run.unattended, run.remember) == (
+        4, "dev", 2.5, 30, True, True)  # fmt: skip
+    assert command_call(Intent("review", "r", pr=7, fix=True), ctx)[1] == ReviewOptions(target="7", fix=True)
+    assert command_call(Intent("review", "r"), ctx)[1] == ReviewOptions(target="HEAD")
+    assert command_call(Intent("goal", "r", milestone="v1"), ctx)[1] == GoalOptions("v1", unattended=True)
+    assert command_call(Intent("goal", "r", milestone="v1", plan=True), ctx)[1] == GoalOptions(
+        "v1", plan=True
+    )
 
 
-def test_flags_a_command_lacks_are_dropped_not_fatal():
-    args, dropped = parse_command(["doctor", "--draft", "--max-usd=3"])
-    assert args.command == "doctor" and dropped == ("--draft", "--max-usd=3")
-
-
-def test_real_dispatch_of_doctor_collects_its_json(tmp_path, monkeypatch):
+def test_real_dispatch_of_doctor_collects_its_outcome(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     outcome = dispatch(Intent("doctor", "test"), DispatchContext())
-    assert outcome.data is not None and [c["name"] for c in outcome.data["checks"]]
-    failed = any(c["status"] == "FAIL" for c in outcome.data["checks"])
+    checks = json.loads(outcome.log)["checks"]
+    assert outcome.ending is not None and [c["name"] for c in checks]
+    failed = [c["name"] for c in checks if c["status"] == "FAIL"]
     assert outcome.exit_code == (1 if failed else 0)
     assert outcome.status == ("failed" if failed else "shipped")
+    assert outcome.ending.reason == (f"failed checks: {', '.join(failed)}" if failed else "")
 
 
 def test_a_pr_comment_reviews_that_pr(action_env, standin):
     standin.add_branch("feature")
     pr = standin.add_pull("feature", title="A feature")
     payload = comment_payload("/kagura fix", number=pr["number"], on_pr=True)
-    recorder = Recorder(Outcome(0, data={"status": "shipped", "verdict": "green"}))
+    recorder = Recorder(Outcome(0, Ending(Status.REVIEWED, verdict="green")))
     code, _ = action_env.event("issue_comment", payload).run(recorder)
     assert code == 0 and recorder.calls[0][0].label() == f"review #{pr['number']} --fix"
     (comment,) = progress_comments(standin, pr["number"])
@@ -282,10 +292,11 @@ def test_a_local_run_needs_no_repository_or_event(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my.yaml").write_text("profile: local\nmemory_backend: local\nmodel: claude-y\n")
     out = io.StringIO()
-    recorder = Recorder(Outcome(0, data={"ok": True}))
+    recorder = Recorder(Outcome(0, Ending(Status.SHIPPED)))
     code = run_action(environ={"INPUT_COMMAND": "doctor"}, dispatcher=recorder, out=out,
                       config="my.yaml", json_out=True)  # fmt: skip
     assert code == 0 and recorder.calls[0][0].label() == "doctor"
-    assert recorder.calls[0][1].config_path == "my.yaml"
+    config = recorder.calls[0][1].config
+    assert config.model == "claude-y" and config.source.endswith("my.yaml")
     last = json.loads(out.getvalue().splitlines()[-1])
     assert last["status"] == "shipped" and last["intent"] == "doctor" and last["exit_code"] == 0

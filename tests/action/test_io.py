@@ -181,10 +181,11 @@ def test_write_untrusted_wraps_only_in_actions(actions):
 
 def test_the_action_wraps_what_a_command_printed(action_env, standin):
     from kagura_engineer.action.dispatch import Outcome
+    from kagura_engineer.status import Ending, Status
 
     from .conftest import Recorder, issue_payload
 
-    recorder = Recorder(Outcome(0, data={"status": "shipped"}, stdout=INJECTION))
+    recorder = Recorder(Outcome(0, Ending(Status.SHIPPED), log=INJECTION))
     payload = issue_payload("issues/labeled.json", label={"name": "kagura"})
     code, log = action_env.event("issues", payload).run(recorder)
     assert code == 0 and len(recorder.calls) == 1

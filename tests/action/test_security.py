@@ -125,10 +125,11 @@ def test_a_labeled_injection_runs_but_its_text_stays_out_of_our_writes(action_en
 def test_secrets_stay_out_of_everything_we_write(action_env, standin):
     """Even when a command's result quotes every secret, none reaches a write of ours."""
     from kagura_engineer.action.dispatch import Outcome
+    from kagura_engineer.status import Ending, Status
 
     token, anthropic, kagura = SECRETS
-    leaky = Outcome(1, data={"status": "failed", "pr_url": f"https://example.com/{token}", "verdict": kagura},
-                    error=f"error[agent]: claude said {anthropic}", stdout=f"debug {kagura} {token}\n")  # fmt: skip
+    leaky = Outcome(1, Ending(Status.FAILED, pr_url=f"https://example.com/{token}", verdict=kagura),
+                    error=f"error[agent]: claude said {anthropic}", log=f"debug {kagura} {token}\n")  # fmt: skip
     recorder = Recorder(leaky)
     env = action_env.inputs(anthropic_api_key=anthropic, kagura_api_key=kagura)
     code, log = env.event("issues", issue_payload("issues/labeled.json", **LABELED)).run(recorder)

@@ -9,12 +9,14 @@ from datetime import timedelta
 import pytest
 
 from kagura_engineer import cli
-from kagura_engineer.action.dispatch import DispatchContext, command_argv
+from kagura_engineer.action.dispatch import DispatchContext, command_call
 from kagura_engineer.action.event import parse_event
 from kagura_engineer.action.inputs import parse_inputs
 from kagura_engineer.action.intent import decide
 from kagura_engineer.config import parse_config
 from kagura_engineer.errors import ConfigError
+from kagura_engineer.eval.command import EvalOptions
+from kagura_engineer.eval.command import execute as eval_execute
 from kagura_engineer.eval.report import Report, RunRecord
 
 from .conftest import LessonAgent, dump_store
@@ -135,16 +137,15 @@ def test_action_command_eval_takes_issues_and_repeat():
     intent = intent_for({"INPUT_COMMAND": "eval", "INPUT_ISSUES": "12, #15\n12", "INPUT_REPEAT": "3"})
     assert (intent.command, intent.issues, intent.repeat, intent.milestone) == ("eval", (12, 15), 3, None)
     assert intent.label() == "eval #12,#15 ×3"
-    argv = command_argv(intent, DispatchContext(max_usd=7.5, base_branch="dev"))
-    assert argv == ["eval", "--issues=12,15", "--repeat=3", "--base=dev", "--max-usd=7.5"]
-    args, dropped = cli.build_parser(argv).parse_known_args(argv)
-    assert dropped == [] and args.issues == (12, 15) and args.repeat == 3 and args.max_usd == 7.5
+    execute, options = command_call(intent, DispatchContext(max_usd=7.5, base_branch="dev"))
+    assert execute is eval_execute
+    assert options == EvalOptions(issues=(12, 15), repeat=3, max_usd=7.5, base="dev")
 
 
 def test_action_eval_of_a_milestone_and_the_single_issue_input():
     intent = intent_for({"INPUT_COMMAND": "eval", "INPUT_MILESTONE": "v0.3"})
     assert intent.milestone == "v0.3" and intent.issues == () and intent.repeat == 1
-    assert command_argv(intent, DispatchContext()) == ["eval", "--milestone=v0.3", "--repeat=1"]
+    assert command_call(intent, DispatchContext())[1] == EvalOptions(milestone="v0.3", repeat=1)
     assert intent_for({"INPUT_COMMAND": "eval", "INPUT_ISSUE": "4"}).issues == (4,)
 
 

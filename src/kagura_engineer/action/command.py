@@ -1,8 +1,9 @@
 """`kagura-engineer action`: one GitHub Actions job, from the event to outputs and exit code.
 
-    masks → inputs → safe.directory → decide → gates (permission, credentials) → progress
-    comment → memory cache restore → dispatch (the seam) → finish comment → cache save →
-    outputs + step summary (always, in `finally`) → exit code of the command (skip: 0)
+    masks → inputs (→ the config, in memory) → safe.directory → decide → gates (permission,
+    credentials) → progress comment → memory cache restore → dispatch (the seam: typed
+    options to the command's `execute`) → finish comment → cache save → outputs + step
+    summary (always, in `finally`) → exit code of the command (skip: 0)
 
 Exit codes: the dispatched command's (0 ok · 1 failed · 2 blocked/busy/config · 3 internal ·
 130 cancelled); 0 for a skip or a refusal; 2 for bad inputs or repo.yaml. `--post` runs
@@ -140,7 +141,6 @@ class _Job:
         self.report = Report()
         self.inputs: Inputs | None = None
         self.config: Config | None = None
-        self.config_path: str | None = None
         self.event: Event | None = None
         self.intent: Intent | None = None
         self.gh: Any = None
@@ -191,7 +191,7 @@ class _Job:
                     f"memory_backend={inputs.memory_backend} cache={str(inputs.cache).lower()}")  # fmt: skip
             ensure_safe_directory(self.environ, aio)
         with aio.group("decide"):
-            self.config, self.config_path = effective_config(inputs, self.environ, aio)
+            self.config = effective_config(inputs, self.environ, aio)
             event = self.event = parse_event(self.environ)
             intent = self.intent = decide(event, inputs, self.config)
             self.report.intent = intent.label()
@@ -258,15 +258,17 @@ class _Job:
         self._start_progress()
         self._restore_cache()
         ctx = DispatchContext(
-            config_path=self.config_path, base_branch=inputs.base_branch, max_usd=inputs.max_budget_usd,
-            max_turns=inputs.max_turns, draft=inputs.draft, warn=lambda m: aio.warning(m, title="kagura-engineer"),
-            trigger=trigger_text(intent, self.event),
+            config=self.config, base_branch=inputs.base_branch, max_usd=inputs.max_budget_usd,
+            max_turns=inputs.max_turns, draft=inputs.draft, trigger=trigger_text(intent, self.event),
         )  # fmt: skip
+        if inputs.draft and intent.command == "run":
+            aio.warning("input draft: run does not open drafts on request in this version; ignored",
+                        title="kagura-engineer")  # fmt: skip
         dispatcher = self.dispatcher or dispatch
         with aio.group(intent.label()):
             outcome = dispatcher(intent, ctx)
-            if outcome.stdout.strip():
-                aio.untrusted(outcome.stdout.rstrip())  # the command's output is not ours to trust
+            if outcome.log.strip():
+                aio.untrusted(outcome.log.rstrip())  # the command's result is not ours to trust
         self._absorb(outcome)
 
     # -- pieces -----------------------------------------------------------------------
@@ -391,39 +393,32 @@ class _Job:
             self.aio.save_state("kagura_cache_saved", "1")
 
     def _absorb(self, outcome: Outcome) -> None:
-        """The command's result becomes the report (and, if it left it, the comment's end)."""
-        report, intent, data = self.report, self.intent, outcome.data or {}
+        """The command's ending becomes the report (and, if it left it, the comment's end)."""
+        report, intent, ending = self.report, self.intent, outcome.ending
         assert intent is not None
         report.exit_code = outcome.exit_code
         report.status = outcome.status
-        for name in ("pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint"):
-            if data.get(name) is not None:
-                setattr(report, name, data[name])
-        if intent.plan and report.matrix is None and isinstance(data.get("include"), list):
-            report.matrix = {"include": data["include"]}  # `goal --plan --json` prints the matrix itself
+        if ending is not None:
+            for name in ("pr_number", "pr_url", "verdict", "cost_usd", "matrix", "savepoint"):
+                if getattr(ending, name) is not None:
+                    setattr(report, name, getattr(ending, name))
         if report.savepoint is None and self.progress is not None and intent.command in MODEL_COMMANDS:
             report.savepoint = self.progress.state.key
+        detail = ending.reason if ending is not None else ""
         if outcome.exit_code == 130:
             report.reason = "the job was cancelled (SIGTERM/SIGINT) while the command ran"
         elif outcome.error:
             report.reason = outcome.error + (f" ({outcome.hint})" if outcome.hint else "")
         elif outcome.exit_code != 0:
-            failed = [str(c.get("name")) for c in data.get("checks") or [] if isinstance(c, dict)
-                      and c.get("status") == "FAIL"]  # fmt: skip
-            detail = (
-                data.get("reason")
-                or data.get("summary")
-                or (f"failed checks: {', '.join(failed)}" if failed else "")
-            )
             report.reason = f"{intent.command} exited {outcome.exit_code}" + (f": {detail}" if detail else "")
         else:
-            report.reason = str(data.get("reason") or data.get("summary") or intent.reason)
+            report.reason = detail or intent.reason
         if outcome.error or outcome.exit_code not in (0, 130):
             # blocked/busy (2) is a warning-worthy halt, anything else an error; both annotated
             annotate = self.aio.warning if outcome.exit_code == 2 and not outcome.error else self.aio.error
             annotate(report.reason, title=f"kagura-engineer {intent.command}")
-        # a command that printed its result and edited the comment itself owns its ending
-        if self.progress is not None and outcome.data is not None:
+        # a command that ended on its own and edited the comment itself owns its ending
+        if self.progress is not None and ending is not None:
             current = self._current_comment_body()
             self.command_owns_comment = current is not None and current != self.progress.posted
 

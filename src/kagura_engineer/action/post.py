@@ -113,7 +113,7 @@ def _save_cache(environ: MutableMapping[str, str], aio: ActionIO, inputs: Inputs
     from kagura_engineer.errors import KaguraError
 
     try:
-        config, _ = effective_config(inputs, environ, None)
+        config = effective_config(inputs, environ, None)
         from kagura_engineer.cache.carry import save_memory
     except KaguraError as exc:
         aio.warning(f"post step: {exc.message}", title="memory cache")

@@ -1,9 +1,12 @@
-"""The settings a job runs with: repo.yaml with the Action's inputs applied, and the memory backend."""
+"""The settings a job runs with: repo.yaml with the Action's inputs applied, and the memory backend.
+
+The main step and the post step both build them here, in memory (`Config.with_overrides`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kagura_engineer.action.inputs import Inputs
@@ -27,47 +30,23 @@ def resolve_backend(
     return config.memory_backend
 
 
-def effective_config(
-    inputs: Inputs, environ: MutableMapping[str, str], aio: ActionIO | None
-) -> tuple[Config, str | None]:
-    """repo.yaml with the Action's inputs applied; the path to pass as `--config` (None: defaults).
+def effective_config(inputs: Inputs, environ: MutableMapping[str, str], aio: ActionIO | None) -> Config:
+    """repo.yaml (input `config`, else the usual lookup) with the Action's inputs applied.
 
-    With overrides, the merged settings are written to a fresh `repo.yaml` under RUNNER_TEMP,
-    because every command reads its settings through `--config`.
+    Inputs left empty keep repo.yaml's value; the budget inputs replace only their own limit.
     """
-    import tempfile
-    from pathlib import Path
-
-    import yaml
-
-    from kagura_engineer.config import load_config, parse_config
+    from kagura_engineer.config import load_config
 
     base = load_config(inputs.config)
-    overrides: dict[str, Any] = {}
-    if inputs.model:
-        overrides["model"] = inputs.model
-    if inputs.allowed_tools:
-        overrides["allowed_tools"] = list(inputs.allowed_tools)
-    if inputs.base_branch:
-        overrides["base_branch"] = inputs.base_branch
-    budget: dict[str, Any] = {}
-    if inputs.max_budget_usd is not None:
-        budget["max_usd"] = inputs.max_budget_usd
-    if inputs.max_turns is not None:
-        budget["max_turns"] = inputs.max_turns
-    if inputs.timeout_minutes is not None:
-        budget["max_minutes"] = inputs.timeout_minutes
     backend = resolve_backend(inputs, base, environ, aio)
-    if backend != base.memory_backend:
-        overrides["memory_backend"] = backend
-    if not overrides and not budget:
-        return base, inputs.config
-    data = base.model_dump(mode="json")
-    data.update(overrides)
-    data["budget"] = {**data.get("budget", {}), **budget}
-    config = parse_config(data, source=f"{base.source} + action inputs")
-    tmp_root = (environ.get("RUNNER_TEMP") or "").strip() or None
-    directory = Path(tempfile.mkdtemp(prefix="kagura-engineer-", dir=tmp_root))
-    path = directory / "repo.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return config, str(path)
+    return base.with_overrides(
+        model=inputs.model or None,
+        allowed_tools=list(inputs.allowed_tools) or None,
+        base_branch=inputs.base_branch or None,
+        memory_backend=backend if backend != base.memory_backend else None,
+        budget={
+            "max_usd": inputs.max_budget_usd,
+            "max_turns": inputs.max_turns,
+            "max_minutes": inputs.timeout_minutes,
+        },
+    )
