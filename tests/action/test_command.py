@@ -55,7 +55,6 @@ def test_shipped_run_fills_outputs_and_finishes_the_comment(action_env, standin)
     intent, ctx = recorder.calls[0]
     assert intent.label() == "run #42"
     assert (ctx.max_usd, ctx.base_branch, ctx.draft) == (3.0, "develop", True)
-    assert "input draft: run does not open drafts on request in this version; ignored" in log
     outputs = action_env.outputs()
     assert outputs == {
         "status": "shipped", "intent": "run #42", "pr_number": "7",

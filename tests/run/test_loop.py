@@ -6,6 +6,7 @@ in tests/e2e/.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 
 from kagura_engineer.memory.lease import Holder
@@ -41,6 +42,14 @@ def test_green_issue_becomes_one_pr_with_closes_and_a_memory(world):
 def test_no_checks_is_yellow_and_a_draft(world):
     outcome = run_issue(world.context(ScriptedAgent([writes("hello.txt", "hi\n")])))
     assert outcome.status == "shipped" and outcome.verdict == "yellow"
+    assert world.pulls()[0]["draft"] is True
+
+
+def test_draft_option_opens_a_green_pr_as_a_draft(world):
+    ctx = world.context(ScriptedAgent([writes("hello.txt", "hi\n")]), checks=[CHECK])
+    ctx.options = dataclasses.replace(ctx.options, draft=True)
+    outcome = run_issue(ctx)
+    assert outcome.status == "shipped" and outcome.verdict == "green"
     assert world.pulls()[0]["draft"] is True
 
 

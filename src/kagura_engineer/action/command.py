@@ -261,9 +261,6 @@ class _Job:
             config=self.config, base_branch=inputs.base_branch, max_usd=inputs.max_budget_usd,
             max_turns=inputs.max_turns, draft=inputs.draft, trigger=trigger_text(intent, self.event),
         )  # fmt: skip
-        if inputs.draft and intent.command == "run":
-            aio.warning("input draft: run does not open drafts on request in this version; ignored",
-                        title="kagura-engineer")  # fmt: skip
         dispatcher = self.dispatcher or dispatch
         with aio.group(intent.label()):
             outcome = dispatcher(intent, ctx)

@@ -38,7 +38,7 @@ class DispatchContext:
     base_branch: str | None = None
     max_usd: float | None = None
     max_turns: int | None = None
-    draft: bool = False  # input `draft`: no command opens drafts on request yet
+    draft: bool = False  # input `draft`: run opens its pull request as a draft
     #: run: the issue's title and body at trigger time (from the event payload), if it carried them
     trigger: TriggerText | None = None
 
@@ -78,7 +78,7 @@ def command_call(intent: Intent, ctx: DispatchContext) -> tuple[Callable[[Config
             raise ValueError("run needs an issue")
         return execute, RunOptions(
             issue=intent.issue, base=ctx.base_branch, max_usd=ctx.max_usd, max_turns=ctx.max_turns,
-            unattended=True, run_id=run_id, trigger=ctx.trigger,
+            unattended=True, run_id=run_id, trigger=ctx.trigger, draft=ctx.draft,
         )  # fmt: skip
     if intent.command == "review":
         from kagura_engineer.review.command import execute

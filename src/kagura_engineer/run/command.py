@@ -36,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="stop before this many model turns (default: budget.max_turns)",
     )
+    parser.add_argument("--draft", action="store_true", help="open the pull request as a draft, even when green")
     parser.add_argument("--no-remember", action="store_true", help="do not write the outcome to memory")
     parser.add_argument(
         "--unattended", action="store_true", help="never wait for input; halt as blocked instead"
@@ -69,6 +70,7 @@ def main(args: argparse.Namespace) -> int:
         max_usd=args.max_usd,
         max_turns=args.max_turns,
         remember=not args.no_remember,
+        draft=args.draft,
         unattended=args.unattended or os.environ.get("GITHUB_ACTIONS") == "true",
         run_id=os.environ.get("GITHUB_RUN_ID") or None,
     )

@@ -43,6 +43,8 @@ class RunOptions:
     recall: bool = True
     #: set by `eval`: stop at the gate's verdict (no final push, PR or memory write)
     evaluate: bool = False
+    #: open the pull request as a draft even when green (`--draft`, the Action's `draft` input)
+    draft: bool = False
 
 
 @dataclass
@@ -493,10 +495,10 @@ class IssueRun:
 
     def _pr(self) -> None:
         gh, n = self.ctx.gh, self.ctx.options.issue
-        yellow = self.sp.verdict == gate.YELLOW
+        draft = self.sp.verdict == gate.YELLOW or self.ctx.options.draft
         body = self._pr_body()
         title = f"{self.issue.get('title', f'Issue #{n}')} (#{n})"
-        pr, created = gh.find_or_create_pr(self.sp.branch, self.sp.data["base"], title, body, draft=yellow)
+        pr, created = gh.find_or_create_pr(self.sp.branch, self.sp.data["base"], title, body, draft=draft)
         if not created and pr.get("body") != body:
             pr = gh.update_pr(pr["number"], body=body) or pr
         self.sp.pr_number = pr["number"]
