@@ -64,3 +64,14 @@ def test_a_bad_input_override_fails_the_job_with_exit_2(action_env, standin, tmp
     )
     assert code == 2 and action_env.outputs()["status"] == "failed"
     assert "<embedded defaults> + action inputs: memory_backend 'cloud' requires workspace_id" in log
+
+
+def test_run_options_carry_the_inputs_and_the_trigger_text():
+    from kagura_engineer.action.dispatch import command_call
+
+    ctx = DispatchContext(base_branch="develop", max_usd=3.0, max_turns=9, draft=True)
+    _, options = command_call(Intent("run", "test", issue=42), ctx)
+    assert (options.issue, options.base, options.max_usd, options.max_turns) == (42, "develop", 3.0, 9)
+    assert options.draft is True and options.unattended is True
+    _, plain = command_call(Intent("run", "test", issue=42), DispatchContext())
+    assert plain.draft is False
