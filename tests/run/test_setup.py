@@ -230,3 +230,60 @@ def test_setup_runs_every_job_even_when_the_savepoint_says_it_was_done(world, tm
     assert second.verdict == "green", second.reason
     if is_root():
         assert count.read_text().count("x") == 2
+
+
+class FakeLaunch:
+    """What agent.driver.launch_agent returns, over a scripted agent: records what happens to it."""
+
+    def __init__(self, agent: ScriptedAgent, kwargs: dict, key: tuple | None = None) -> None:
+        self.agent, self.kwargs = agent, kwargs
+        self.key = key or (str(kwargs["cwd"]), kwargs["resume"], kwargs["max_usd"], kwargs["max_turns"])
+        self.setup_had_run = (Path(kwargs["cwd"]) / ".venv").exists()
+        self.ran = self.cancelled = False
+
+    def run(self, prompt: str, **callbacks):
+        self.ran = True
+        return self.agent(prompt=prompt, **self.kwargs, **callbacks)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Launcher:
+    def __init__(self, agent: ScriptedAgent, key: tuple | None = None) -> None:
+        self.agent, self.key, self.made = agent, key, []
+
+    def __call__(self, **kwargs) -> FakeLaunch:
+        self.made.append(FakeLaunch(self.agent, kwargs, self.key))
+        return self.made[-1]
+
+
+def test_claude_is_launched_before_setup_and_is_what_the_prompt_goes_to(world):
+    commit_project(world.repo, trusted())
+    launched = ScriptedAgent([writes("calc.py", CALC_FIXED)])
+    spawned = ScriptedAgent([writes("calc.py", CALC_FIXED)])
+    ctx = world.context(spawned)
+    ctx.launch = launcher = Launcher(launched)
+    outcome = run_issue(ctx)
+    assert outcome.status == "shipped" and outcome.verdict == "green", outcome.reason
+    [launch] = launcher.made
+    assert not launch.setup_had_run and launch.ran and not launch.cancelled
+    assert spawned.calls == [] and "Add a greeting file" in launched.calls[0]["prompt"]
+    assert launch.kwargs["resume"] is None and launch.kwargs["max_turns"] == world.config().budget.max_turns
+
+
+def test_a_launch_for_other_arguments_is_dropped_and_one_never_used_is_cancelled(world):
+    commit_project(world.repo, trusted())
+    launched = ScriptedAgent([writes("calc.py", CALC_FIXED)])
+    spawned = ScriptedAgent([writes("calc.py", CALC_FIXED)])
+    ctx = world.context(spawned)
+    ctx.launch = launcher = Launcher(launched, key=("another clone", None, 1.0, 1))
+    assert run_issue(ctx).status == "shipped"
+    assert launcher.made[0].cancelled and not launcher.made[0].ran and len(spawned.calls) == 1
+
+    world.github.add_issue(9, "Another", "More work.")
+    commit_project(world.repo, trusted(setup=[VENV, "exit 3"]))
+    ctx = world.context(spawned, issue=9)
+    ctx.launch = launcher = Launcher(launched)
+    assert run_issue(ctx).status == "blocked"  # setup failed: the launched claude is not left running
+    assert launcher.made[0].cancelled and not launcher.made[0].ran

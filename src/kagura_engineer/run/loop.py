@@ -129,10 +129,12 @@ class IssueRun:
         return self.outcome
 
     def _drive(self) -> None:
-        self._phase("grounded", self._grounded)
+        # branch before grounded (both need only the issue): claude, launched as soon as its
+        # clone exists, then loads while the recall and setup work
         self._phase("branch", self._branch)
         try:
             self._prelaunch()
+            self._phase("grounded", self._grounded)
             self._phase("setup", self._setup)
             self._drive_from_implement()
         finally:
