@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "agent": SERVICE, "github": SERVICE, "memory": SERVICE, "cache": SERVICE,
     "git": SERVICE, "workflow": SERVICE, "toolchain": SERVICE, "workspace": SERVICE,
     "": BASE, "config": BASE, "proc": BASE, "http": BASE, "errors": BASE, "credentials": BASE,
-    "scratch": BASE, "jobkey": BASE, "status": BASE, "urls": BASE,
+    "scratch": BASE, "jobkey": BASE, "status": BASE, "urls": BASE, "budget": BASE,
 }  # fmt: skip
 #: Commands that build on another command (first part of the name -> what it may use).
 LATERAL = {"goal": {"run"}, "eval": {"run"}, "demo": {"run"}, "setup": {"doctor"}}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kagura_engineer.budget import Budget
 from kagura_engineer.config import Config
 from kagura_engineer.eval.report import ARMS, Report, RunRecord
 from kagura_engineer.jobkey import JobKey
@@ -162,7 +163,7 @@ class Evaluation:
         if self.spec.max_usd is None:
             return None
         left = self.spec.max_usd - self.report.spent_usd
-        return max(0.0, min(float(self.ctx.config.budget.max_usd), left))
+        return Budget.from_config(self.ctx.config.budget).capped(left).usd
 
     def _forget_run(self, issue: int) -> None:
         """Drop a run savepoint a killed eval left (its spend is kept as lost)."""

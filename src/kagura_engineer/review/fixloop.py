@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kagura_engineer import proc
+from kagura_engineer.budget import Budget
 from kagura_engineer.review.envelope import Envelope
 
 FIXING, FIXED, COMMITTED, PUSHED, SUPERSEDED = "fixing", "fixed", "committed", "pushed", "superseded"
@@ -49,13 +49,6 @@ def fix_prompt(envelope: Envelope, label: str) -> str:
     ])  # fmt: skip
 
 
-@dataclass
-class FixBudget:
-    usd: float
-    turns: int
-    minutes: float
-
-
 def run_fix(
     state: dict[str, Any],
     *,
@@ -65,7 +58,7 @@ def run_fix(
     label: str,
     agent: Callable[..., Any],
     config: Any,
-    budget: FixBudget,
+    budget: Budget,
     save: Callable[[], None],
     on_event: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -90,8 +83,7 @@ def run_fix(
 
         result = agent(
             prompt=fix_prompt(envelope, label), cwd=tree.cwd, config=config, resume=state.get("session"),
-            max_usd=budget.usd, max_turns=budget.turns, max_minutes=budget.minutes,
-            on_session=on_session, on_event=on_event, space=getattr(tree, "space", None),
+            **budget.agent_kwargs(), on_session=on_session, on_event=on_event, space=getattr(tree, "space", None),
         )  # fmt: skip
         spent = {"cost_usd": float(result.cost_usd or 0.0), "turns": int(result.turns or 0)}
         state["agent"] = {

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from kagura_engineer import proc
+from kagura_engineer.budget import Budget
 from kagura_engineer.errors import BlockedError, BusyError, KaguraError
 from kagura_engineer.jobkey import JobKey
 from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
-from kagura_engineer.review.reviewer import Budget, ReviewResult
+from kagura_engineer.review.reviewer import ReviewResult
 from kagura_engineer.review.target import Target, checkout, report_path
 from kagura_engineer.status import Ending, Status
 from kagura_engineer.workflow import write_untrusted
@@ -407,7 +408,7 @@ class ReviewJob:
         spent = fixloop.run_fix(
             fix, tree=tree, push_branch=target.head_ref or "", envelope=envelope, label=target.label,
             agent=self.ctx.agent, config=config,
-            budget=fixloop.FixBudget(budget.usd, budget.turns, budget.minutes), save=self._save,
+            budget=budget, save=self._save,
         )  # fmt: skip
         self._spend(spent["cost_usd"])
         self._bump_chain(fix["to"])
@@ -499,9 +500,8 @@ class ReviewJob:
             self.sp.data["spent"] = float(self.sp.data.get("spent", 0.0)) + usd
 
     def _budget(self) -> Budget:
-        b = self.cfg.budget
-        left = b.max_usd - float(self.sp.data.get("spent", 0.0)) if self.sp is not None else b.max_usd
-        return Budget(usd=max(0.0, left), turns=b.max_turns, minutes=b.max_minutes)
+        spent = float(self.sp.data.get("spent", 0.0)) if self.sp is not None else 0.0
+        return Budget.from_config(self.cfg.budget).remaining(spent)
 
     def _end(self, status: str, reason: str | None) -> None:
         self.outcome.status, self.outcome.reason = status, reason

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kagura_engineer import proc
+from kagura_engineer.budget import Budget
 from kagura_engineer.review.envelope import (
     ENVELOPE_SCHEMA,
     Envelope,
@@ -39,13 +40,6 @@ REVIEWER_BIN = "kagura-code-reviewer"
 REVIEWER_PASSTHROUGH = ("KAGURA_CODE_REVIEWER_CONFIG",)
 READ_ONLY_TOOLS = ("Read", "Glob", "Grep")
 MAX_DIFF_CHARS = 60_000
-
-
-@dataclass
-class Budget:
-    usd: float
-    turns: int
-    minutes: float
 
 
 @dataclass
@@ -215,13 +209,12 @@ class ClaudeReviewer:
 
         if not tree.run("diff", "--quiet", f"{base_sha}...{head_sha}", check=False).returncode:
             return ReviewResult(self.name, envelope=empty_green())  # nothing to review: no model call
-        if budget.usd <= 0 or budget.turns <= 0:
+        if budget.exhausted:
             return _could_not(self.name, "no budget left for a review")
         try:
             result = self.agent(
                 prompt=self.prompt(tree, base_sha, head_sha, context_file), cwd=tree.cwd, config=self.config,
-                max_usd=budget.usd, max_turns=budget.turns, max_minutes=budget.minutes,
-                json_schema=ENVELOPE_SCHEMA, tools=list(READ_ONLY_TOOLS), allowed_tools=list(READ_ONLY_TOOLS),
+                **budget.agent_kwargs(), json_schema=ENVELOPE_SCHEMA, tools=list(READ_ONLY_TOOLS), allowed_tools=list(READ_ONLY_TOOLS),
                 system=self.system(tree, base_sha, untrusted_project), space=getattr(tree, "space", None),
                 setting_sources=UNTRUSTED_SETTING_SOURCES if untrusted_project else None,
             )  # fmt: skip

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from kagura_engineer import proc
+from kagura_engineer.budget import Budget
 from kagura_engineer.config import Config
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.git import Git, branch_name
@@ -93,7 +94,8 @@ class IssueRun:
         self.issue: dict[str, Any] = {}
         self.tree: Any = None  # agent.clone.AgentClone, once the branch phase ran
         self.outcome = RunOutcome(status="failed", issue=ctx.options.issue, savepoint=ctx.key)
-        self.budget = self._budget()
+        opts = ctx.options
+        self.budget = Budget.from_config(ctx.config.budget, max_usd=opts.max_usd, max_turns=opts.max_turns)
         self._default: str | None = None
         self._launch: Any = None  # agent.driver.AgentLaunch started by _prelaunch, not yet run
 
@@ -104,7 +106,7 @@ class IssueRun:
         ctx = self.ctx
         holder = Holder.current(ctx.options.run_id)
         # expiry follows the budget's max_minutes (plus time for checks and wrap-up)
-        ttl = self.cfg.budget.max_minutes * 60 + self.cfg.check_timeout_minutes * 60
+        ttl = self.budget.minutes * 60 + self.cfg.check_timeout_minutes * 60
         try:
             ctx.store.acquire(ctx.key, holder, ttl, is_run_finished=github_run_finished(ctx.gh))
         except BusyError as exc:
@@ -338,8 +340,8 @@ class IssueRun:
                 self.ctx.options.issue, self.issue.get("title", ""), self.issue.get("body") or "",
                 memories, self.cfg.checks,
             )  # fmt: skip
-        remaining_usd, remaining_turns = self._remaining()
-        if remaining_usd <= 0 or remaining_turns <= 0:
+        left = self.budget.remaining(self.outcome.cost_usd, self.outcome.turns)
+        if left.exhausted:
             self._wrap_up()
             raise Halt("budget exhausted before the work was done")
 
@@ -351,16 +353,15 @@ class IssueRun:
 
         space = self._space()
 
-        def call(prompt_text: str, resume: str | None, usd: float, turns: int) -> Any:
+        def call(prompt_text: str, resume: str | None, budget: Budget) -> Any:
             launch, self._launch = self._launch, None
             if launch is not None:
-                if launch.key == self._launch_key(resume, usd, turns):
+                if launch.key == self._launch_key(resume, budget):
                     return launch.run(prompt_text, on_session=on_session, on_event=self._agent_event)
                 launch.cancel()  # started for another call (a budget or session that changed since)
             return self.ctx.agent(
-                prompt=prompt_text, cwd=self._tree().cwd, config=self.cfg, resume=resume, max_usd=usd,
-                max_turns=turns, max_minutes=self.budget["minutes"], on_session=on_session,
-                on_event=self._agent_event, space=space,
+                prompt=prompt_text, cwd=self._tree().cwd, config=self.cfg, resume=resume,
+                **budget.agent_kwargs(), on_session=on_session, on_event=self._agent_event, space=space,
             )  # fmt: skip
 
         if self.ctx.options.remember:
@@ -368,7 +369,7 @@ class IssueRun:
             # (this thread only waits for claude, so the two barely contend for the GIL)
             getattr(self.ctx.memory, "warm", lambda: None)()
         resumed = self.sp.agent_session_id
-        result = call(text, resumed, remaining_usd, remaining_turns)
+        result = call(text, resumed, left)
         if resumed and not failing and result.status == "done" and not self._has_work():
             # A session resumed after a kill can believe in work the worktree does not hold
             # (a tool call recorded, its effect lost with the job): start over, fresh.
@@ -376,7 +377,8 @@ class IssueRun:
             self.outcome.cost_usd += spent
             self.outcome.turns += used
             self.sp.agent_session_id = None
-            result = call(text, None, max(0.0, remaining_usd - spent), max(1, remaining_turns - used))
+            rest = left.remaining(spent, used)
+            result = call(text, None, replace(rest, turns=max(1, rest.turns)))
         self.sp.attempts = attempt
         self.outcome.cost_usd += float(result.cost_usd or 0.0)
         self.outcome.turns += int(result.turns or 0)
@@ -399,26 +401,20 @@ class IssueRun:
         CPU here) overlaps setup and the prompt's making; the prompt goes to its stdin later."""
         if self.ctx.launch is None or self._done("implement"):
             return
-        usd, turns = self._remaining()
-        if usd <= 0 or turns <= 0:
+        left = self.budget.remaining(self.outcome.cost_usd, self.outcome.turns)
+        if left.exhausted:
             return
         try:
             self._launch = self.ctx.launch(
-                cwd=self._tree().cwd, config=self.cfg, resume=self.sp.agent_session_id, max_usd=usd,
-                max_turns=turns, max_minutes=self.budget["minutes"], space=self._space(),
+                cwd=self._tree().cwd, config=self.cfg, resume=self.sp.agent_session_id, **left.agent_kwargs(),
+                space=self._space(),
             )  # fmt: skip
         except KaguraError:
             self._launch = None  # no claude, no credential: implement says so in its place
 
-    def _launch_key(self, resume: str | None, usd: float, turns: int) -> tuple[Any, ...]:
-        return (str(self._tree().cwd), resume, usd, turns)
-
-    def _remaining(self) -> tuple[float, int]:
-        """The model budget left: (USD, turns)."""
-        return (
-            max(0.0, self.budget["usd"] - self.outcome.cost_usd),
-            max(0, self.budget["turns"] - self.outcome.turns),
-        )
+    def _launch_key(self, resume: str | None, budget: Budget) -> tuple[Any, ...]:
+        """What `agent.driver.launch_agent` keys a launch by: (cwd, resume, max_usd, max_turns)."""
+        return (str(self._tree().cwd), resume, budget.usd, budget.turns)
 
     def _has_work(self) -> bool:
         """Whether the worktree holds anything beyond the base: changes or commits."""
@@ -640,14 +636,6 @@ class IssueRun:
         self._update_progress(final=True)
 
     # -- helpers ------------------------------------------------------------------------
-    def _budget(self) -> dict[str, float]:
-        b, o = self.cfg.budget, self.ctx.options
-        return {
-            "usd": o.max_usd if o.max_usd is not None else b.max_usd,
-            "turns": o.max_turns if o.max_turns is not None else b.max_turns,
-            "minutes": b.max_minutes,
-        }
-
     def _default_branch(self) -> str:
         """GitHub's default branch (git's idea of origin's when GitHub names none), asked once."""
         if self._default is None:

@@ -23,7 +23,7 @@ def progress_state(run: Any, current: str | None, final: bool, run_url: str | No
     title = f"run #{opts.issue}: {run.issue.get('title', '')}".rstrip(": ")
     state = ProgressState.start(
         run.ctx.key, PHASES, title=title, run_url=run_url, cost_usd=outcome.cost_usd,
-        budget_usd=run.budget["usd"],
+        budget_usd=run.budget.usd,
     )  # fmt: skip
     for record in sp.phases:
         detail = ""
