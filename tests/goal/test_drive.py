@@ -8,6 +8,7 @@ import pytest
 from kagura_engineer.git import branch_name
 from kagura_engineer.goal.drive import drive_goal
 from kagura_engineer.goal.graph import CycleError
+from kagura_engineer.goal.state import GoalState
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import Savepoint, SavepointStore
 
@@ -243,10 +244,10 @@ def test_the_goal_savepoint_key_is_a_slug_of_the_milestone(loose_world):
     ctx = loose_world.context(ScriptedRuns(loose_world.github), milestone="Sprint 12 / Q3")
     result = drive_goal(ctx)
     assert result.savepoint == "goal/acme/widgets/sprint-12-q3"
-    sp = SavepointStore(LocalMemory(loose_world.db)).load(result.savepoint)
-    assert sp.phase == "shipped" and sp.data["results"]["1"]["state"] == "shipped"
+    sp = SavepointStore(LocalMemory(loose_world.db)).load(result.savepoint, GoalState)
+    assert sp.phase == "shipped" and sp.data.results["1"]["state"] == "shipped"
     assert sp.lease is None  # released
-    assert MILESTONE not in sp.data["milestone"]
+    assert MILESTONE not in sp.data.milestone
 
 
 def test_a_kill_between_an_issue_shipping_and_the_goal_recording_it_counts_its_cost_once(loose_world):
@@ -254,8 +255,8 @@ def test_a_kill_between_an_issue_shipping_and_the_goal_recording_it_counts_its_c
     runs = ScriptedRuns(loose_world.github, kill_after={1})
     with pytest.raises(Killed):
         drive_goal(loose_world.context(runs))
-    sp = SavepointStore(LocalMemory(loose_world.db)).load("goal/acme/widgets/v1.0")
-    assert sp.data["current"] == 1 and set(sp.data["results"]) == {"3"}
+    sp = SavepointStore(LocalMemory(loose_world.db)).load("goal/acme/widgets/v1.0", GoalState)
+    assert sp.data.current == 1 and set(sp.data.results) == {"3"}
     runs.kill_after.clear()
     result = drive_goal(loose_world.context(runs))
     assert runs.order == [3, 1, 2]  # #1 not driven again

@@ -81,7 +81,7 @@ def test_save_then_load_round_trips_every_field(memory):
     loaded = store.load(KEY)
     assert loaded == saved
     assert loaded.updated_at is not None
-    assert loaded.phases[0].seconds == 1.5 and loaded.data == {"comment_id": 99}
+    assert loaded.phases[0].seconds == 1.5 and loaded.data.model_dump() == {"comment_id": 99}
     assert store.load("run/acme/widgets/issue-1") is None
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from kagura_engineer.errors import AgentError
+from kagura_engineer.review.state import ReviewState
 
 from .conftest import (
     BUG_TITLE,
@@ -325,11 +326,11 @@ def test_the_verdict_is_recorded_with_the_sha_it_reviewed(world):
     number, head = world.pr("feature", {"calc.py": BUGGY})
     world.review(str(number), reviewer=ScriptedClaudeReviewer(judge_calc))
     memory = LocalMemory(world.db)
-    sp = SavepointStore(memory).load(f"review/acme/widgets/pr-{number}")
+    sp = SavepointStore(memory).load(f"review/acme/widgets/pr-{number}", ReviewState)
     memory.close()
     assert (sp.head_sha, sp.verdict) == (head, "red") and sp.lease is None
-    entry = sp.data["verdicts"][head]
-    assert entry["verdict"] == "red" and entry["posted"] and entry["signature"] == [["calc.py", "division by zero"]]
+    entry = sp.data.verdicts[head]
+    assert entry.verdict == "red" and entry.posted and entry.signature == [["calc.py", "division by zero"]]
 
 
 def test_an_interrupted_fixer_resumes_its_session_on_the_kept_work(world):
@@ -367,9 +368,9 @@ def test_a_push_the_savepoint_missed_is_recognised_not_redone(world):
     memory = LocalMemory(world.db)
     store = SavepointStore(memory)
     key = f"review/acme/widgets/pr-{number}"
-    sp = store.load(key)
-    sp.data["chain"] = {"start": head, "head": head, "loops": 1}
-    sp.data["fix"] = {"loop": 1, "from": head, "state": "committed", "commit": pushed, "session": "s",
+    sp = store.load(key, ReviewState)
+    sp.data.chain = {"start": head, "head": head, "loops": 1}
+    sp.data.fix = {"loop": 1, "from": head, "state": "committed", "commit": pushed, "session": "s",
                       "signature_before": [["calc.py", "division by zero"]], "agent": {"status": "done"}}  # fmt: skip
     store.save(sp)
     memory.close()

@@ -7,6 +7,7 @@ import pytest
 from kagura_engineer.memory.local import LocalMemory
 from kagura_engineer.memory.savepoint import Savepoint, SavepointStore
 from kagura_engineer.run.loop import run_issue
+from kagura_engineer.run.state import RunState
 from kagura_engineer.run.trust import clean_run_savepoint, is_branch_name, run_branch_ok
 
 from .conftest import ScriptedAgent, ScriptedResult, writes
@@ -33,13 +34,13 @@ def test_a_run_branch_carries_the_prefix_and_the_issue_number(branch, ok):
 
 
 def test_fields_that_fail_validation_are_dropped_and_named():
-    sp = Savepoint(key="run/acme/widgets/issue-7", branch="main", pr_number=3, head_sha="HEAD~1", base_sha=SHA,
+    sp = Savepoint[RunState](key="run/acme/widgets/issue-7", branch="main", pr_number=3, head_sha="HEAD~1", base_sha=SHA,
                    agent_session_id="--dangerously-skip-permissions", data={"base": "-x"})  # fmt: skip
     dropped = clean_run_savepoint(sp, "kagura/", 7)
     assert (sp.branch, sp.pr_number, sp.head_sha, sp.agent_session_id) == (None, None, None, None)
-    assert sp.base_sha == SHA and "base" not in sp.data
+    assert sp.base_sha == SHA and sp.data.base is None
     assert len(dropped) == 4 + 0 and any("main" in d for d in dropped)
-    good = Savepoint(key="run/acme/widgets/issue-7", branch="kagura/7-x", head_sha=SHA,
+    good = Savepoint[RunState](key="run/acme/widgets/issue-7", branch="kagura/7-x", head_sha=SHA,
                      agent_session_id="0f1e2d3c-4b5a-4978-8677-665544332211", data={"base": "main"})  # fmt: skip
     assert clean_run_savepoint(good, "kagura/", 7) == [] and good.branch == "kagura/7-x"
     assert is_branch_name("release/1.2") and not is_branch_name("a..b") and not is_branch_name("/abs")
@@ -65,10 +66,10 @@ def test_stored_check_results_never_skip_a_check(world):
     first = run_issue(world.context(failing, checks=[CHECK], retries=0))
     assert first.status == "blocked"
     store = SavepointStore(LocalMemory(world.db))
-    sp = store.load("run/acme/widgets/issue-7")
-    sp.data["checks"] = [{"command": CHECK, "ok": True, "seconds": 0.1, "tail": ""}]
-    sp.data["checks_head"] = sp.head_sha
-    sp.data["done"].update({"implement": True, "checks": True, "gate": False})
+    sp = store.load("run/acme/widgets/issue-7", RunState)
+    sp.data.checks = [{"command": CHECK, "ok": True, "seconds": 0.1, "tail": ""}]
+    sp.data.checks_head = sp.head_sha
+    sp.data.done.update({"implement": True, "checks": True, "gate": False})
     sp.phase = "checks"
     sp.verdict = None
     store.save(sp)

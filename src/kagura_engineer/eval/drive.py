@@ -93,21 +93,22 @@ class Evaluation:
         return self.report
 
     def _load(self) -> None:
-        sp = self.ctx.store.load(self.ctx.key)
+        from kagura_engineer.eval.state import EvalState
+
+        sp = self.ctx.store.load(self.ctx.key, EvalState)
         assert sp is not None  # acquire made it
-        data = sp.data
-        if data.get("spec") != self.spec.fingerprint() or data.get("finished"):
-            sp.data = {"spec": self.spec.fingerprint(), "results": {}, "lost_usd": 0.0}
+        if sp.data.spec != self.spec.fingerprint() or sp.data.finished:
+            sp.data = EvalState(spec=self.spec.fingerprint(), results={}, lost_usd=0.0)
             sp.phase = "start"
         else:
-            self.report.resumed = len(data.get("results") or {})
+            self.report.resumed = len(sp.data.results)
         self.sp = sp
         self._save()
 
     def _save(self) -> None:
-        records = [RunRecord.from_json(v) for v in self.sp.data.get("results", {}).values()]
+        records = [RunRecord.from_json(v) for v in self.sp.data.results.values()]
         self.report.records = records
-        self.report.spent_usd = sum(r.cost_usd for r in records) + float(self.sp.data.get("lost_usd") or 0.0)
+        self.report.spent_usd = sum(r.cost_usd for r in records) + self.sp.data.lost_usd
         self.sp.cost_usd = round(self.report.spent_usd, 6)
         self.sp = self.ctx.store.save(self.sp)
 
@@ -117,7 +118,7 @@ class Evaluation:
 
         ctx, spec = self.ctx, self.spec
         todo = [(n, arm, r) for n in spec.issues for r in range(1, spec.repeat + 1) for arm in ARMS
-                if _slot(n, arm, r) not in self.sp.data["results"]]  # fmt: skip
+                if _slot(n, arm, r) not in self.sp.data.results]  # fmt: skip
         if not todo:
             self._finish(None)
             return
@@ -137,7 +138,7 @@ class Evaluation:
                 ctx.say(f"eval #{n} recall {arm} (repeat {r}/{spec.repeat})…")
                 record = self._run(seed, base, n, arm, r, budget)
                 # self.sp is replaced by every save: always write through it
-                self.sp.data["results"][_slot(n, arm, r)] = record.to_json()
+                self.sp.data.results[_slot(n, arm, r)] = record.to_json()
                 self._save()
                 ctx.say(
                     f"  #{n} recall {arm}: {record.outcome} · {record.turns} turns · ${record.cost_usd:.2f}"
@@ -148,7 +149,7 @@ class Evaluation:
 
     def _finish(self, stopped: str | None) -> None:
         self.report.stopped = stopped
-        self.sp.data["finished"] = stopped is None
+        self.sp.data.finished = stopped is None
         self.sp.phase = "stopped" if stopped else "finished"
         self._save()
 
@@ -170,7 +171,7 @@ class Evaluation:
         key = self.ctx.run_key(issue)
         sp = self.ctx.store.load(key)
         if sp is not None:
-            self.sp.data["lost_usd"] = float(self.sp.data.get("lost_usd") or 0.0) + float(sp.cost_usd or 0.0)
+            self.sp.data.lost_usd += float(sp.cost_usd or 0.0)
             self._save()
         self.ctx.store.clear(key, force=True)
 
@@ -202,11 +203,11 @@ class Evaluation:
             outcome = run.execute()
             wall = ctx.clock() - start
             sp = run.sp
-            checks = (sp.data.get("checks") if sp is not None else None) or []
+            checks = sp.data.checks if sp is not None else []
             record = RunRecord(
                 issue=issue, arm=arm, repeat=repeat, verdict=outcome.verdict, status=outcome.status,
                 attempts=int(sp.attempts or 0) if sp is not None else 0, turns=outcome.turns,
-                cost_usd=float(outcome.cost_usd), wall_s=wall, checks_passed=sum(1 for c in checks if c.get("ok")),
+                cost_usd=float(outcome.cost_usd), wall_s=wall, checks_passed=sum(1 for c in checks if c.ok),
                 checks_total=len(checks), reason=outcome.reason[:300], budget_usd=budget if capped else None,
             )  # fmt: skip
         finally:

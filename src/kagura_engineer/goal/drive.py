@@ -65,7 +65,7 @@ class GoalRun:
         sv = survey(ctx)
         self._init_rows(sv)
         self._publish("running")
-        inflight = self.sp.data.get("current")
+        inflight = self.sp.data.current
         waiting: list[int] = []
         halted = False
         for n in sv.order:
@@ -116,7 +116,7 @@ class GoalRun:
             unattended=ctx.unattended, run_id=ctx.run_id,
         )  # fmt: skip
         self.ctx.store.renew(ctx.key, self.holder, self.ttl)
-        self.sp.data["current"] = n
+        self.sp.data.current = n
         self._save()
         where = f"stacked on #{stacked_on} ({options.base})" if stacked_on else f"from {options.base}"
         ctx.say(f"goal {ctx.milestone}: #{n} {issue.title} — driving {where}")
@@ -162,17 +162,19 @@ class GoalRun:
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _load(self) -> None:
+        from kagura_engineer.goal.state import GoalState
         from kagura_engineer.memory.savepoint import Savepoint
 
-        sp = self.ctx.store.load(self.ctx.key) or Savepoint(key=self.ctx.key)
+        sp = self.ctx.store.load(self.ctx.key, GoalState) or Savepoint[GoalState](key=self.ctx.key)
         sp.run_id = self.ctx.run_id or sp.run_id
-        sp.data.setdefault("milestone", self.ctx.milestone)
-        self.results = {str(k): v for k, v in (sp.data.get("results") or {}).items()}
+        if sp.data.milestone is None:
+            sp.data.milestone = self.ctx.milestone
+        self.results = dict(sp.data.results)
         self.sp = sp
         self.result.cost_usd = self._spent()
 
     def _save(self) -> None:
-        self.sp.data["results"] = self.results
+        self.sp.data.results = self.results
         self.sp.cost_usd = round(self.result.cost_usd, 6)
         self.sp = self.ctx.store.save(self.sp)
 
@@ -225,9 +227,9 @@ class GoalRun:
 
     def _finish(self) -> None:
         self.sp.phase = {"shipped": "shipped", "failed": "halted"}.get(self.result.status, "blocked")
-        self.sp.data["current"] = None
-        self.sp.data["halted_at"] = self.result.halted_at
-        self.sp.data["reason"] = self.result.reason
+        self.sp.data.current = None
+        self.sp.data.halted_at = self.result.halted_at
+        self.sp.data.reason = self.result.reason
         self._save()
         self._publish(self.result.status)
         summary.write_summary(self.result, self.ctx.environ, self.ctx.run_url)

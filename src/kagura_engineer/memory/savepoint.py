@@ -17,9 +17,16 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from kagura_engineer.errors import BusyError, MemoryStoreError
 from kagura_engineer.jobkey import JobKey
@@ -52,8 +59,49 @@ class PhaseRecord(BaseModel):
     seconds: float = 0.0
 
 
-class Savepoint(BaseModel):
-    """Where one target stands. Unknown fields are kept, so an older reader round-trips them."""
+class SavepointData(BaseModel):
+    """A command's payload in `Savepoint.data` (`run.state.RunState`, `review.state.ReviewState`, ...).
+
+    Compatible both ways with other versions: unknown fields are kept and written back; a
+    field missing from an older savepoint takes its default; a field never set and still at
+    its default is not written, so the stored JSON holds what an older reader expects (it
+    reads a missing key as that same default).
+    """
+
+    model_config = ConfigDict(
+        extra="allow", validate_assignment=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        for name, info in type(self).model_fields.items():
+            key = info.serialization_alias or info.alias or name
+            if name not in self.model_fields_set and key in out:
+                if getattr(self, name) == info.get_default(call_default_factory=True):
+                    del out[key]
+        return out
+
+
+class AgentRecord(SavepointData):
+    """How an agent's turn ended, as a run or a review's fix loop records it."""
+
+    status: str | None = None
+    summary: str = ""
+    notes: str = ""
+    files_changed: list[str] = Field(default_factory=list)
+    stopped_by: str | None = None
+
+
+D = TypeVar("D", bound=SavepointData)
+
+
+class Savepoint(BaseModel, Generic[D]):
+    """Where one target stands. Unknown fields are kept, so an older reader round-trips them.
+
+    `data` is the command's payload: `Savepoint[RunState]` reads it as a `RunState`; a bare
+    `Savepoint` (the store's own bookkeeping, `savepoint show`) keeps it as `SavepointData`.
+    """
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
@@ -71,7 +119,7 @@ class Savepoint(BaseModel):
     run_id: str | None = None
     updated_at: datetime | None = None
     phases: list[PhaseRecord] = Field(default_factory=list)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: D = Field(default_factory=dict, validate_default=True)  # type: ignore[assignment]
     lease: Lease | None = None
 
 
@@ -88,8 +136,9 @@ def check_key(key: str) -> str:
     return key
 
 
-def parse_savepoint(key: str, raw: Any) -> Savepoint | None:
-    """A stored value → Savepoint; None for a tombstone; SavepointError when unusable."""
+def parse_savepoint(key: str, raw: Any, model: type[Savepoint[Any]] = Savepoint) -> Savepoint[Any] | None:
+    """A stored value → `model` (e.g. `Savepoint[RunState]`); None for a tombstone; SavepointError
+    when unusable (a wrong type anywhere, `data` included, makes the whole savepoint unusable)."""
     if raw is None or (isinstance(raw, dict) and raw.get("cleared") is True):
         return None
     if not isinstance(raw, dict):
@@ -104,7 +153,7 @@ def parse_savepoint(key: str, raw: Any) -> Savepoint | None:
             )
         raise SavepointError(f"savepoint {key} has an unknown version {version!r}", hint=_clear_hint(key))
     try:
-        sp = Savepoint.model_validate(raw)
+        sp = model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
@@ -146,8 +195,14 @@ class SavepointStore:
 
     # ---------------------------------------------------------------- storage primitives
 
-    def _update(self, key: str, fn: Callable[[Savepoint | None], Savepoint | None]) -> Savepoint | None:
-        """Apply `fn` to the stored savepoint and store its result (None clears)."""
+    def _update(
+        self,
+        key: str,
+        fn: Callable[[Savepoint | None], Savepoint | None],
+        model: type[Savepoint[Any]] = Savepoint,
+    ) -> Savepoint[Any] | None:
+        """Apply `fn` to the stored savepoint and store its result (None clears); the result is
+        read back as `model`."""
         state_key = STATE_PREFIX + key
 
         def raw_fn(raw: Any) -> Any:
@@ -156,7 +211,7 @@ class SavepointStore:
 
         update = getattr(self.memory, "update_state", None)
         if callable(update):
-            return parse_savepoint(key, update(state_key, raw_fn))
+            return parse_savepoint(key, update(state_key, raw_fn), model)
         old_raw = self.memory.get_state(state_key)
         new_raw = raw_fn(old_raw)
         if new_raw is None:
@@ -165,7 +220,7 @@ class SavepointStore:
         else:
             self.memory.set_state(state_key, new_raw)
         self._index(key, present=new_raw is not None)
-        return parse_savepoint(key, new_raw)
+        return parse_savepoint(key, new_raw, model)
 
     def _delete(self, state_key: str) -> None:
         delete = getattr(self.memory, "delete_state", None)
@@ -186,13 +241,15 @@ class SavepointStore:
 
     # ---------------------------------------------------------------- savepoints
 
-    def load(self, key: str) -> Savepoint | None:
-        """The savepoint under `key`, or None. SavepointError when it is unusable."""
+    def load(self, key: str, data: type[D] | None = None) -> Savepoint[Any] | None:
+        """The savepoint under `key` (its payload read as `data`, e.g. `RunState`), or None.
+        SavepointError when it is unusable."""
         check_key(key)
-        return parse_savepoint(key, self.memory.get_state(STATE_PREFIX + key))
+        model = Savepoint[data] if data is not None else Savepoint  # type: ignore[valid-type]
+        return parse_savepoint(key, self.memory.get_state(STATE_PREFIX + key), model)
 
-    def save(self, sp: Savepoint) -> Savepoint:
-        """Store `sp` (stamping `updated_at`) and return what was stored.
+    def save(self, sp: Savepoint[D]) -> Savepoint[D]:
+        """Store `sp` (stamping `updated_at`) and return what was stored, read back as `sp`'s type.
 
         The stored lease is kept as it is (leases change only through acquire, renew and
         release). BusyError when another holder's lease is active: this job lost the target.
@@ -206,7 +263,7 @@ class SavepointStore:
                 raise _busy(sp.key, lease)
             return sp.model_copy(update={"lease": lease, "updated_at": utcnow()})
 
-        stored = self._update(sp.key, fn)
+        stored = self._update(sp.key, fn, type(sp))
         assert stored is not None
         return stored
 

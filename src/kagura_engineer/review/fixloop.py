@@ -1,6 +1,6 @@
 """One fix loop: the agent fixes the blocking findings, the harness commits and pushes.
 
-The loop's state lives in the savepoint (`data["fix"]`) and moves forward in steps, each
+The loop's state lives in the savepoint (`ReviewState.fix`) and moves forward in steps, each
 saved before the next starts, so a job killed at any instant resumes the step in flight:
 
     fixing ──agent done──▶ fixed ──commit──▶ committed ──push──▶ pushed
@@ -24,7 +24,9 @@ from typing import Any
 
 from kagura_engineer import proc
 from kagura_engineer.budget import Budget
+from kagura_engineer.memory.savepoint import AgentRecord
 from kagura_engineer.review.envelope import Envelope
+from kagura_engineer.review.state import FixRecord
 
 FIXING, FIXED, COMMITTED, PUSHED, SUPERSEDED = "fixing", "fixed", "committed", "pushed", "superseded"
 
@@ -50,7 +52,7 @@ def fix_prompt(envelope: Envelope, label: str) -> str:
 
 
 def run_fix(
-    state: dict[str, Any],
+    fix: FixRecord,
     *,
     tree: Any,
     push_branch: str,
@@ -62,49 +64,46 @@ def run_fix(
     save: Callable[[], None],
     on_event: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Drive `state` (the savepoint's fix record) to PUSHED; returns what the agent spent.
+    """Drive `fix` (the savepoint's fix record) to PUSHED; returns what the agent spent.
 
-    `save()` persists the savepoint (which holds `state`) after every step.
+    `save()` persists the savepoint (which holds `fix`) after every step.
     """
     spent = {"cost_usd": 0.0, "turns": 0}
-    if state["state"] == COMMITTED and tree.head() != state.get("commit"):
-        if tree.run("cat-file", "-e", f"{state.get('commit')}^{{commit}}", check=False).ok:
-            tree.run("reset", "--quiet", "--hard", state["commit"])
+    if fix.state == COMMITTED and tree.head() != fix.commit:
+        if tree.run("cat-file", "-e", f"{fix.commit}^{{commit}}", check=False).ok:
+            tree.run("reset", "--quiet", "--hard", fix.commit)
         else:  # a new job: the commit never left the old machine
-            state["state"], state["session"] = FIXING, None
-    if state["state"] == FIXED and tree.head() == state["from"] and not tree.dirty() and state.get("changed"):
-        state["state"] = FIXING  # the agent's work was lost with the worktree (a new job): redo it
-        state["session"] = None
-    if state["state"] == FIXING:
+            fix.state, fix.session = FIXING, None
+    if fix.state == FIXED and tree.head() == fix.from_ and not tree.dirty() and fix.changed:
+        fix.state = FIXING  # the agent's work was lost with the worktree (a new job): redo it
+        fix.session = None
+    if fix.state == FIXING:
         def on_session(session_id: str) -> None:
-            if session_id and session_id != state.get("session"):
-                state["session"] = session_id
+            if session_id and session_id != fix.session:
+                fix.session = session_id
                 save()
 
         result = agent(
-            prompt=fix_prompt(envelope, label), cwd=tree.cwd, config=config, resume=state.get("session"),
+            prompt=fix_prompt(envelope, label), cwd=tree.cwd, config=config, resume=fix.session,
             **budget.agent_kwargs(), on_session=on_session, on_event=on_event, space=getattr(tree, "space", None),
         )  # fmt: skip
         spent = {"cost_usd": float(result.cost_usd or 0.0), "turns": int(result.turns or 0)}
-        state["agent"] = {
-            "status": result.status,
-            "summary": proc.redact(result.summary or "")[:2000],
-            "stopped_by": result.stopped_by,
-        }
-        state["changed"] = tree.dirty() or tree.head() != state["from"]
-        state["state"] = FIXED
+        summary = proc.redact(result.summary or "")[:2000]
+        fix.agent = AgentRecord(status=result.status, summary=summary, stopped_by=result.stopped_by)
+        fix.changed = tree.dirty() or tree.head() != fix.from_
+        fix.state = FIXED
         save()
-    if state["state"] == FIXED:
-        summary = state.get("agent", {}).get("summary") or ""
-        message = f"kagura: fix review findings on {label} (loop {state['loop']})"
+    if fix.state == FIXED:
+        summary = fix.agent.summary if fix.agent else ""
+        message = f"kagura: fix review findings on {label} (loop {fix.loop})"
         if summary:
             message += "\n\n" + summary
         tree.commit_all(message)
-        state["commit"] = tree.head()
-        state["state"] = COMMITTED
+        fix.commit = tree.head()
+        fix.state = COMMITTED
         save()
-    if state["state"] == COMMITTED:
-        state["to"] = tree.push(push_branch)
-        state["state"] = PUSHED
+    if fix.state == COMMITTED:
+        fix.to = tree.push(push_branch)
+        fix.state = PUSHED
         save()
     return spent

@@ -34,6 +34,7 @@ from kagura_engineer.jobkey import JobKey
 from kagura_engineer.review import fixloop
 from kagura_engineer.review.envelope import Envelope, EnvelopeError, parse_envelope
 from kagura_engineer.review.reviewer import ReviewResult
+from kagura_engineer.review.state import ChainRecord, FixRecord, ReviewState, VerdictRecord
 from kagura_engineer.review.target import Target, checkout, report_path
 from kagura_engineer.status import Ending, Status
 from kagura_engineer.workflow import write_untrusted
@@ -132,6 +133,11 @@ class ReviewJob:
         self.root = Path(ctx.repo.toplevel())
         self.space: Any = None  # agent.user.AgentSpace, made on first use
 
+    @property
+    def state(self) -> ReviewState:
+        """The review's own part of the savepoint (`sp.data`)."""
+        return self.sp.data
+
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> ReviewOutcome:
         from kagura_engineer.memory.lease import Holder, github_run_finished
@@ -186,9 +192,9 @@ class ReviewJob:
         self._step("resolve", "done", f"{target.label}: {target.base_sha[:7]}...{target.head_sha[:7]}")
         while True:
             head = target.head_sha
-            fix = self.sp.data.get("fix")
+            fix = self.state.fix
             # an interrupted loop is finished only when fixing was asked for again
-            if self.ctx.options.fix and fix and fix["state"] not in (fixloop.PUSHED, fixloop.SUPERSEDED):
+            if self.ctx.options.fix and fix and fix.state not in (fixloop.PUSHED, fixloop.SUPERSEDED):
                 head = self._resume_fix(target, fix)
                 if head is not None:
                     target.head_sha = head
@@ -208,17 +214,19 @@ class ReviewJob:
     def _review(self, target: Target) -> ReviewResult:
         head = target.head_sha
         self.outcome.head_sha, self.outcome.base_sha = head, target.base_sha
-        recorded = self.sp.data.setdefault("verdicts", {}).get(head)
+        recorded = self.state.verdicts.get(head)
         if recorded is not None:
             try:
-                envelope = parse_envelope(recorded["envelope"])
-            except (EnvelopeError, KeyError):
+                if recorded.envelope is None:
+                    raise EnvelopeError("no envelope recorded")
+                envelope = parse_envelope(recorded.envelope)
+            except EnvelopeError:
                 recorded = None
             else:
                 self.outcome.reused = True
                 self._step(f"review {head[:7]}", "done", f"{envelope.verdict} (recorded earlier)")
-                result = ReviewResult(recorded.get("reviewer", "?"), envelope=envelope,
-                                      raw=json.dumps(recorded["envelope"], indent=2))  # fmt: skip
+                result = ReviewResult(recorded.reviewer or "?", envelope=envelope,
+                                      raw=json.dumps(recorded.envelope, indent=2))  # fmt: skip
                 self._write_report(result)
                 self._record_verdict(result, head)
                 return result
@@ -243,10 +251,10 @@ class ReviewJob:
     def _record_verdict(self, result: ReviewResult, head: str) -> None:
         assert result.envelope is not None
         envelope = result.envelope
-        verdicts = self.sp.data.setdefault("verdicts", {})
-        entry = verdicts.pop(head, {})
-        entry.update({"verdict": envelope.verdict, "envelope": envelope.to_json(), "reviewer": result.reviewer,
-                      "signature": envelope.signature()})  # fmt: skip
+        verdicts = self.state.verdicts
+        entry = verdicts.pop(head, None) or VerdictRecord()
+        entry.verdict, entry.envelope = envelope.verdict, envelope.to_json()
+        entry.reviewer, entry.signature = result.reviewer, envelope.signature()
         verdicts[head] = entry  # newest last
         for old in list(verdicts)[:-KEEP_VERDICTS]:
             del verdicts[old]
@@ -319,9 +327,9 @@ class ReviewJob:
         if target.pr_number is None or self.ctx.gh is None:
             return
         head = target.head_sha
-        entry = self.sp.data["verdicts"][head]
-        if entry.get("posted"):
-            self.outcome.review_id, self.outcome.review_url = entry["posted"], entry.get("review_url")
+        entry = self.state.verdicts[head]
+        if entry.posted:
+            self.outcome.review_id, self.outcome.review_url = entry.posted, entry.review_url
             return
         current = self._github_head(target.pr_number, head)
         if current != head:
@@ -332,10 +340,11 @@ class ReviewJob:
                 "reviewed: the result was dropped, not posted (the new head needs its own review)",
             )
         ranges = diff_ranges(self.ctx.repo, target.base_sha, head)
-        loop = (self.sp.data.get("fix") or {}).get("loop") if (self.sp.data.get("fix") or {}).get("to") == head else None
+        fix = self.state.fix
+        loop = fix.loop if fix is not None and fix.to == head else None
         review, created = post_review(self.ctx.gh, target.pr_number, head, envelope, ranges,
                                       key=self.key, reviewer=reviewer, loop=loop)  # fmt: skip
-        entry["posted"], entry["review_url"] = review.get("id"), review.get("html_url")
+        entry.posted, entry.review_url = review.get("id"), review.get("html_url")
         self.outcome.review_id, self.outcome.review_url = review.get("id"), review.get("html_url")
         self.outcome.posted = self.outcome.posted or created
         self._step(f"post {head[:7]}", "done", "inline and summary" if created else "already posted")
@@ -356,68 +365,69 @@ class ReviewJob:
     # -- fixing -------------------------------------------------------------------------------------
     def _start_fix(self, target: Target, envelope: Envelope) -> None:
         head = target.head_sha
-        data = self.sp.data
-        chain = data.get("chain")
-        if not chain or chain.get("head") != head:
-            chain = data["chain"] = {"start": head, "head": head, "loops": 0}
-        last = data.get("fix")
-        if last and last.get("state") == fixloop.PUSHED and last.get("to") == head:
-            if last.get("signature_before") == envelope.signature():
-                self._end("blocked", f"fix loop {last['loop']} left the same blocking findings; stopping early "
+        state = self.state
+        chain = state.chain
+        if chain is None or chain.head != head:
+            chain = state.chain = ChainRecord(start=head, head=head, loops=0)
+        last = state.fix
+        if last and last.state == fixloop.PUSHED and last.to == head:
+            if last.signature_before == envelope.signature():
+                self._end("blocked", f"fix loop {last.loop} left the same blocking findings; stopping early "
                           f"({len(envelope.blocking)} blocking)")  # fmt: skip
-            stopped = (last.get("agent") or {}).get("stopped_by")
+            stopped = last.agent.stopped_by if last.agent else None
             if stopped:
                 self._end("blocked", f"the fixer ran out of budget ({stopped}) with blocking findings left")
-        if chain["loops"] >= self.cfg.review.max_loops:
-            self._end("blocked", f"still red after {chain['loops']} fix loop(s) (review.max_loops)")
-        chain["loops"] += 1
-        data["fix"] = {"loop": chain["loops"], "from": head, "state": fixloop.FIXING, "session": None,
-                       "signature_before": envelope.signature()}  # fmt: skip
+        if chain.loops >= self.cfg.review.max_loops:
+            self._end("blocked", f"still red after {chain.loops} fix loop(s) (review.max_loops)")
+        chain.loops += 1
+        fix = state.fix = FixRecord(loop=chain.loops, from_=head, state=fixloop.FIXING, session=None,
+                                    signature_before=envelope.signature())  # fmt: skip
         self.sp.phase = "fixing"
         self._save()
-        new_head = self._run_fix(target, data["fix"])
+        new_head = self._run_fix(target, fix)
         target.head_sha = new_head
 
-    def _resume_fix(self, target: Target, fix: dict[str, Any]) -> str | None:
+    def _resume_fix(self, target: Target, fix: FixRecord) -> str | None:
         """An interrupted loop: finish it (returns the new head) or retire it (None)."""
         current = target.head_sha
-        if fix["from"] != current:
-            if current in (fix.get("commit"), fix.get("to")):
-                fix["to"], fix["state"] = current, fixloop.PUSHED  # our push landed; the savepoint missed it
+        if fix.from_ != current:
+            if current in (fix.commit, fix.to):
+                fix.to, fix.state = current, fixloop.PUSHED  # our push landed; the savepoint missed it
                 self._bump_chain(current)
             else:
-                fix["state"] = fixloop.SUPERSEDED  # someone else pushed: review what is there now
+                fix.state = fixloop.SUPERSEDED  # someone else pushed: review what is there now
             self._save()
             return None
-        self._say(f"resuming fix loop {fix['loop']} from {fix['state']}")
+        self._say(f"resuming fix loop {fix.loop} from {fix.state}")
         return self._run_fix(target, fix)
 
-    def _run_fix(self, target: Target, fix: dict[str, Any]) -> str:
-        recorded = self.sp.data["verdicts"].get(fix["from"])
-        if recorded is None:  # cannot happen unless the savepoint was edited: start over
-            fix["state"] = fixloop.SUPERSEDED
-            return fix["from"]
-        envelope = parse_envelope(recorded["envelope"])
-        name = f"fix {fix['loop']}"
+    def _run_fix(self, target: Target, fix: FixRecord) -> str:
+        recorded = self.state.verdicts.get(fix.from_)
+        if recorded is None or recorded.envelope is None:  # only an edited savepoint: start over
+            fix.state = fixloop.SUPERSEDED
+            return fix.from_
+        envelope = parse_envelope(recorded.envelope)
+        name = f"fix {fix.loop}"
         self._step(name, "running", f"{len(envelope.blocking)} blocking finding(s)")
-        tree = checkout(self.ctx.repo, target, keep_work_from=fix["from"], space=self._space())
+        tree = checkout(self.ctx.repo, target, keep_work_from=fix.from_, space=self._space())
         budget = self._budget()
         if budget.usd <= 0:
             self._end("blocked", "the budget is spent (budget.max_usd) with blocking findings left")
-        config = self._setup(target, tree) if fix["state"] in (fixloop.FIXING, fixloop.FIXED) else self.cfg
+        config = self._setup(target, tree) if fix.state in (fixloop.FIXING, fixloop.FIXED) else self.cfg
         spent = fixloop.run_fix(
             fix, tree=tree, push_branch=target.head_ref or "", envelope=envelope, label=target.label,
             agent=self.ctx.agent, config=config,
             budget=budget, save=self._save,
         )  # fmt: skip
         self._spend(spent["cost_usd"])
-        self._bump_chain(fix["to"])
-        if fix["to"] != fix["from"]:
-            self.outcome.pushed.append(fix["to"])
-        self.outcome.loops = max(self.outcome.loops, int(fix["loop"]))
-        self._step(name, "done", f"pushed {fix['to'][:7]}" if fix["to"] != fix["from"] else "no change")
+        to = fix.to or fix.from_
+        self._bump_chain(to)
+        if to != fix.from_:
+            self.outcome.pushed.append(to)
+        self.outcome.loops = max(self.outcome.loops, fix.loop)
+        self._step(name, "done", f"pushed {to[:7]}" if to != fix.from_ else "no change")
         self._save()
-        return fix["to"]
+        return to
 
     def _setup(self, target: Target, tree: Any) -> Any:
         """The base's trusted setup/checks, and the toolchain in the fixer's clone (see run.toolchain)."""
@@ -437,8 +447,9 @@ class ReviewJob:
         return trusted.config
 
     def _bump_chain(self, head: str) -> None:
-        chain = self.sp.data.setdefault("chain", {"start": head, "head": head, "loops": 0})
-        chain["head"] = head
+        if self.state.chain is None:
+            self.state.chain = ChainRecord(start=head, head=head, loops=0)
+        self.state.chain.head = head
 
     def _check_local_fixable(self, target: Target) -> None:
         if not target.head_ref:
@@ -472,35 +483,35 @@ class ReviewJob:
     def _load(self) -> None:
         from kagura_engineer.memory.savepoint import Savepoint
 
-        sp = self.ctx.store.load(self.key)
+        sp = self.ctx.store.load(self.key, ReviewState)
         if sp is None:
-            sp = Savepoint(key=self.key, phase="start", run_id=self.ctx.options.run_id)
+            sp = Savepoint[ReviewState](key=self.key, phase="start", run_id=self.ctx.options.run_id)
         sp.run_id = self.ctx.options.run_id or sp.run_id
         sp.pr_number = self.target.pr_number if self.target else None
         sp.branch = self.target.head_ref if self.target else None
         self.sp = sp
-        fix = sp.data.get("fix") or {}
-        if fix.get("state") not in (fixloop.FIXING, fixloop.FIXED, fixloop.COMMITTED):
-            sp.data["spent"] = 0.0  # a fresh job gets the whole budget; a resumed one continues
-        self.steps = [list(s) for s in sp.data.get("steps", [])][-20:]
+        fix = sp.data.fix
+        if fix is None or fix.state not in (fixloop.FIXING, fixloop.FIXED, fixloop.COMMITTED):
+            sp.data.spent = 0.0  # a fresh job gets the whole budget; a resumed one continues
+        self.steps = [list(s) for s in sp.data.steps][-20:]
 
     def _save(self) -> None:
         if self.sp is None:
             return
-        self.sp.data["steps"] = self.steps[-20:]
-        self.sp.data["target"] = self.target.to_json() if self.target else None
-        self.sp.cost_usd = round(float(self.sp.data.get("spent", 0.0)), 6)
-        # keep this object: the fix loop holds references into sp.data across saves
+        self.state.steps = self.steps[-20:]
+        self.state.target = self.target.to_json() if self.target else None
+        self.sp.cost_usd = round(self.state.spent, 6)
+        # keep this object: the fix loop holds a reference to `state.fix` across saves
         stored = self.ctx.store.save(self.sp)
         self.sp.updated_at = stored.updated_at
 
     def _spend(self, usd: float) -> None:
         if usd:
             self.outcome.cost_usd += usd
-            self.sp.data["spent"] = float(self.sp.data.get("spent", 0.0)) + usd
+            self.state.spent += usd
 
     def _budget(self) -> Budget:
-        spent = float(self.sp.data.get("spent", 0.0)) if self.sp is not None else 0.0
+        spent = self.state.spent if self.sp is not None else 0.0
         return Budget.from_config(self.cfg.budget).remaining(spent)
 
     def _end(self, status: str, reason: str | None) -> None:

@@ -22,8 +22,10 @@ from kagura_engineer.budget import Budget
 from kagura_engineer.config import Config
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.git import Git, branch_name
+from kagura_engineer.memory.savepoint import AgentRecord
 from kagura_engineer.run import gate
 from kagura_engineer.run.outcome import PHASES, RunOutcome
+from kagura_engineer.run.state import CheckRecord, RunState, SetupRecord
 from kagura_engineer.run.trigger import TriggerText, issue_at_trigger
 
 
@@ -145,7 +147,8 @@ class IssueRun:
                 self._launch = None
 
     def _drive_from_implement(self) -> None:
-        if self.sp.data.pop("resuming_halt", False):
+        if self.state.resuming_halt:
+            self.state.resuming_halt = False
             self._reopen_after_halt()
         while True:
             if not self._done("implement"):
@@ -174,14 +177,15 @@ class IssueRun:
     # -- savepoint bookkeeping -----------------------------------------------------------
     def _load(self) -> None:
         from kagura_engineer.memory.savepoint import Savepoint
+        from kagura_engineer.run.state import RunState
 
-        sp = self.ctx.store.load(self.ctx.key)
+        sp = self.ctx.store.load(self.ctx.key, RunState)
         if sp is None:
-            sp = Savepoint(key=self.ctx.key, phase="start", run_id=self.ctx.options.run_id)
+            sp = Savepoint[RunState](key=self.ctx.key, phase="start", run_id=self.ctx.options.run_id)
         elif sp.phase not in ("start", "shipped"):
             self.outcome.resumed_from = sp.phase
             if sp.phase == "halted":
-                sp.data["resuming_halt"] = True
+                sp.data.resuming_halt = True
         sp.run_id = self.ctx.options.run_id or sp.run_id
         from kagura_engineer.run.trust import clean_run_savepoint
 
@@ -198,8 +202,13 @@ class IssueRun:
         self.sp.cost_usd = round(self.outcome.cost_usd, 6)
         self.sp = self.ctx.store.save(self.sp)
 
+    @property
+    def state(self) -> RunState:
+        """The run's own part of the savepoint (`sp.data`)."""
+        return self.sp.data
+
     def _done(self, name: str) -> bool:
-        return bool(self.sp.data.get("done", {}).get(name))
+        return bool(self.state.done.get(name))
 
     def _mark(self, name: str, state: str, seconds: float = 0.0) -> None:
         from kagura_engineer.memory.savepoint import PhaseRecord
@@ -224,16 +233,16 @@ class IssueRun:
             raise
         self._mark(name, "done", self.ctx.clock() - start)
         self.sp.phase = name
-        self.sp.data.setdefault("done", {})[name] = True
+        self.state.done[name] = True
         self._save()
         return result
 
     # -- phases ---------------------------------------------------------------------------
     def _grounded(self) -> None:
-        if "grounding" in self.sp.data:
+        if self.state.grounding is not None:
             return
         if not self.ctx.options.recall:
-            self.sp.data["grounding"] = []
+            self.state.grounding = []
             return
         query = f"{self.issue.get('title', '')}\n{(self.issue.get('body') or '')[:500]}"
         try:
@@ -241,17 +250,17 @@ class IssueRun:
         except KaguraError as exc:
             proc_warn(f"recall failed, continuing without memory: {exc.message}")
             memories = []
-        self.sp.data["grounding"] = [m.to_json() for m in memories]
+        self.state.grounding = [m.to_json() for m in memories]
 
     def _branch(self) -> None:
         from kagura_engineer.agent.clone import AgentClone
 
         opts, repo = self.ctx.options, self.ctx.repo
-        base = opts.base or self.cfg.base_branch or self.sp.data.get("base") or self._default_branch()
+        base = opts.base or self.cfg.base_branch or self.state.base or self._default_branch()
         branch = self.sp.branch or branch_name(self.cfg.branch_prefix, opts.issue, self.issue.get("title", ""))
         repo.exclude("/.kagura/")
         remote = repo.remote_sha(branch)
-        saved_base = not opts.base and not self.cfg.base_branch and self.sp.data.get("base") == base
+        saved_base = not opts.base and not self.cfg.base_branch and self.state.base == base
         if saved_base and repo.remote_sha(base) is None:
             raise Halt(f"the base branch {base!r} recorded in the savepoint is not on origin")
         repo.fetch(base, *([branch] if remote else []))
@@ -265,7 +274,7 @@ class IssueRun:
             clone.create(start)
         self.tree = clone
         self.sp.branch = branch
-        self.sp.data["base"] = base
+        self.state.base = base
         self.sp.base_sha = repo.out("rev-parse", f"origin/{base}")
         if self.sp.head_sha:  # a fresh run has no head to compare: no collect to pay for
             head = clone.head()
@@ -284,7 +293,7 @@ class IssueRun:
 
         repo = self.ctx.repo
         default = self._default_branch()
-        if default != self.sp.data.get("base"):
+        if default != self.state.base:
             repo.fetch(default)
         trusted = trusted_config(self.cfg, repo, f"refs/remotes/origin/{default}", f"origin/{default}")
         self.cfg = trusted.config
@@ -293,9 +302,9 @@ class IssueRun:
         try:
             report = toolchain.prepare(self.cfg, self._tree())
         except toolchain.SetupFailed as exc:
-            self.sp.data["setup"] = {"source": trusted.source, "detail": exc.reason}
+            self.state.setup = SetupRecord(source=trusted.source, detail=exc.reason)
             raise Halt(exc.reason, exc.detail) from None
-        self.sp.data["setup"] = {"source": trusted.source, **report.to_json()}
+        self.state.setup = SetupRecord.model_validate({"source": trusted.source, **report.to_json()})
 
     def _space(self) -> Any:
         """The agent user's space for this checkout (made once; closes the harness's files)."""
@@ -331,11 +340,12 @@ class IssueRun:
         from kagura_engineer.run import prompt
 
         attempt = int(self.sp.attempts or 0) + 1
-        failing = self.sp.data.get("failing_checks") or []
+        failing = self.state.failing_checks
         if failing and self.sp.agent_session_id:
-            text = prompt.fix_prompt([(c["command"], c.get("tail", "")) for c in failing])
+            text = prompt.fix_prompt([(c.command, c.tail) for c in failing])
         else:
-            memories = [Memory(**{**m, "tags": tuple(m.get("tags") or ())}) for m in self.sp.data.get("grounding", [])]
+            grounding = self.state.grounding or []
+            memories = [Memory(**{**m, "tags": tuple(m.get("tags") or ())}) for m in grounding]
             text = prompt.task_prompt(
                 self.ctx.options.issue, self.issue.get("title", ""), self.issue.get("body") or "",
                 memories, self.cfg.checks,
@@ -382,18 +392,18 @@ class IssueRun:
         self.sp.attempts = attempt
         self.outcome.cost_usd += float(result.cost_usd or 0.0)
         self.outcome.turns += int(result.turns or 0)
-        self.sp.data["turns"] = self.outcome.turns
+        self.state.turns = self.outcome.turns
         if result.session_id:
             self.sp.agent_session_id = result.session_id
-        self.sp.data["agent"] = {
-            "status": result.status,
-            "summary": (result.summary or "")[:4000],
-            "notes": (result.notes or "")[:2000],
-            "files_changed": list(result.files_changed or [])[:200],
-            "stopped_by": result.stopped_by,
-        }
-        self.sp.data["failing_checks"] = []
-        self.sp.data.setdefault("done", {})["checks"] = False
+        self.state.agent = AgentRecord(
+            status=result.status,
+            summary=(result.summary or "")[:4000],
+            notes=(result.notes or "")[:2000],
+            files_changed=list(result.files_changed or [])[:200],
+            stopped_by=result.stopped_by,
+        )
+        self.state.failing_checks = []
+        self.state.done["checks"] = False
         self._push()
 
     def _prelaunch(self) -> None:
@@ -423,10 +433,10 @@ class IssueRun:
 
     def _push(self) -> None:
         tree = self._tree()
-        agent = self.sp.data.get("agent", {})
+        agent = self.state.agent
         message = f"kagura: work on #{self.ctx.options.issue} (attempt {self.sp.attempts or 1})"
-        if agent.get("summary"):
-            message += "\n\n" + proc.redact(agent["summary"])[:2000]
+        if agent.summary:
+            message += "\n\n" + proc.redact(agent.summary)[:2000]
         tree.commit_all(message)
         self.sp.head_sha = tree.push(self.sp.branch)
 
@@ -440,55 +450,52 @@ class IssueRun:
                 command, cwd=self._tree().cwd, timeout=self.cfg.check_timeout_minutes * 60, user=user
             )
             runs.append(gate.CheckRun(command, result.ok, result.seconds, result.tail(3000)))
-        self.sp.data["checks"] = [{**r.to_json(), "tail": r.tail} for r in runs]
-        self.sp.data["checks_head"] = self.sp.head_sha
+        self.state.checks = [CheckRecord(**r.to_json(), tail=r.tail) for r in runs]
+        self.state.checks_head = self.sp.head_sha
 
     def _gate(self) -> gate.Verdict:
-        agent = self.sp.data.get("agent", {})
-        checks = [gate.CheckRun(c["command"], c["ok"], c["seconds"], c.get("tail", "")) for c in self.sp.data.get("checks", [])]
+        agent = self.state.agent
+        checks = [gate.CheckRun(c.command, c.ok, c.seconds, c.tail) for c in self.state.checks]
         tree = self._tree()
         head = tree.head()  # collected once: both questions are about the same commit
         verdict = gate.decide(
-            agent_status=agent.get("status", "error"),
+            agent_status=agent.status or "error",
             checks=checks if self.cfg.checks else None,
             checks_configured=bool(self.cfg.checks),
             pushed=tree.remote_sha(self.sp.branch) == head,
             has_changes=tree.commits_since(self.sp.base_sha, head) > 0,
-            agent_detail=(agent.get("notes") or agent.get("summary") or "")[:300],
+            agent_detail=(agent.notes or agent.summary or "")[:300],
         )
         self.sp.verdict = verdict.verdict
         self.outcome.verdict = verdict.verdict
-        self.sp.data["gate_reason"] = verdict.reason
-        self.sp.data["failing_checks"] = [c for c in self.sp.data.get("checks", []) if not c["ok"]]
+        self.state.gate_reason = verdict.reason
+        self.state.failing_checks = [c for c in self.state.checks if not c.ok]
         return verdict
 
     def _failing_output(self) -> str:
         """The tail of each failing check's output (names the failing tests), for the red reason."""
         from kagura_engineer.toolchain.setup import output_tail
 
-        parts = [f"`{c['command']}`: {output_tail(c.get('tail', ''), 6, 600)}"
-                 for c in self.sp.data.get("failing_checks", [])[:3] if c.get("tail")]  # fmt: skip
+        failing = [c for c in self.state.failing_checks[:3] if c.tail]
+        parts = [f"`{c.command}`: {output_tail(c.tail, 6, 600)}" for c in failing]
         return " · ".join(parts)
 
     def _retry_possible(self, verdict: gate.Verdict) -> bool:
-        agent = self.sp.data.get("agent", {})
-        fixable = agent.get("status") == "done" and bool(self.sp.data["failing_checks"])
-        used = int(self.sp.attempts or 0) - int(self.sp.data.get("attempt_base", 0))
+        fixable = self.state.agent.status == "done" and bool(self.state.failing_checks)
+        used = int(self.sp.attempts or 0) - self.state.attempt_base
         return fixable and used <= self.cfg.retries
 
     def _reopen_for_fix(self) -> None:
-        done = self.sp.data.setdefault("done", {})
         for name in ("implement", "checks", "gate"):
-            done[name] = False
+            self.state.done[name] = False
         self._save()
 
     def _reopen_after_halt(self) -> None:
         """`/kagura resume` after red: a fresh allowance of attempts; origin may hold a fix."""
-        self.sp.data["attempt_base"] = int(self.sp.attempts or 0)
-        done = self.sp.data.setdefault("done", {})
-        done["gate"] = False
-        if self.sp.data.get("agent", {}).get("status") != "done":
-            done["implement"] = False  # the agent stopped early: let it continue
+        self.state.attempt_base = int(self.sp.attempts or 0)
+        self.state.done["gate"] = False
+        if self.state.agent.status != "done":
+            self.state.done["implement"] = False  # the agent stopped early: let it continue
         self._save()
 
     def _pr(self) -> None:
@@ -496,30 +503,30 @@ class IssueRun:
         draft = self.sp.verdict == gate.YELLOW or self.ctx.options.draft
         body = self._pr_body()
         title = f"{self.issue.get('title', f'Issue #{n}')} (#{n})"
-        pr, created = gh.find_or_create_pr(self.sp.branch, self.sp.data["base"], title, body, draft=draft)
+        pr, created = gh.find_or_create_pr(self.sp.branch, self.state.base, title, body, draft=draft)
         if not created and pr.get("body") != body:
             pr = gh.update_pr(pr["number"], body=body) or pr
         self.sp.pr_number = pr["number"]
         self.outcome.pr_number = pr["number"]
         self.outcome.pr_url = pr.get("html_url")
-        self.sp.data["pr_url"] = pr.get("html_url")
+        self.state.pr_url = pr.get("html_url")
 
     def _pr_body(self) -> str:
-        agent = self.sp.data.get("agent", {})
+        agent = self.state.agent
         lines = [f"Closes #{self.ctx.options.issue}", ""]
         if self.ctx.options.stacked_on:
             lines += [
                 f"> Stacked on #{self.ctx.options.stacked_on}: this branch builds on that PR's head "
-                f"(`{self.sp.data['base']}`) and targets it as base; merge that one first.",
+                f"(`{self.state.base}`) and targets it as base; merge that one first.",
                 "",
             ]
         if self.sp.verdict == gate.YELLOW:
             lines += ["> Draft: no checks are configured in repo.yaml, so nothing verified this change.", ""]
-        lines += ["## Summary", proc.redact(agent.get("summary") or "(the agent gave no summary)"), ""]
-        checks = self.sp.data.get("checks", [])
+        lines += ["## Summary", proc.redact(agent.summary or "(the agent gave no summary)"), ""]
+        checks = self.state.checks
         if checks:
             lines.append("## Checks")
-            lines += [f"- {'✅' if c['ok'] else '❌'} `{c['command']}` ({c['seconds']:.1f}s)" for c in checks]
+            lines += [f"- {'✅' if c.ok else '❌'} `{c.command}` ({c.seconds:.1f}s)" for c in checks]
             lines.append("")
         lines.append(
             f"Verdict **{self.sp.verdict}** · cost ${self.outcome.cost_usd:.2f} · "
@@ -529,31 +536,31 @@ class IssueRun:
 
     def _remember_success(self) -> None:
         n = self.ctx.options.issue
-        agent = self.sp.data.get("agent", {})
+        agent = self.state.agent
         summary = f"Shipped #{n}: {self.issue.get('title', '')}"[:300]
         content = (
             f"Issue #{n} shipped as PR #{self.sp.pr_number} (verdict {self.sp.verdict}, "
             f"cost ${self.outcome.cost_usd:.2f}, {self.outcome.turns} turns, {self.sp.attempts} attempts).\n"
-            f"{agent.get('summary', '')}"
+            f"{agent.summary}"
         )
         mem_id = self._remember_once(
             "outcome", summary, content, "outcome",
             tags=("kagura-run", f"issue-{n}", "shipped"),
             details={"cost_usd": self.outcome.cost_usd, "turns": self.outcome.turns, "issue": n},
         )  # fmt: skip
-        failure = self.sp.data.get("failure_memory")
+        failure = self.state.failure_memory
         if failure:
             fix_id = self._remember_once(
                 "fix", f"Fix for the failure on #{n}: {self.issue.get('title', '')}"[:300],
-                f"What unblocked #{n}: {agent.get('summary', '')}", "fix",
+                f"What unblocked #{n}: {agent.summary}", "fix",
                 tags=("kagura-run", f"issue-{n}", "fix"),
             )  # fmt: skip
             self.ctx.memory.link(fix_id, failure, "prevents", 1.0)
-        self.sp.data["outcome_memory"] = mem_id
+        self.state.outcome_memory = mem_id
 
     def _remember_once(self, slot: str, summary: str, content: str, type_: str, **kw: Any) -> str:
         """Write one memory per (run, slot, head): a re-run after a kill finds it, not twice."""
-        ids = self.sp.data.setdefault("memories", {})
+        ids = self.state.memories
         if slot in ids:
             return ids[slot]
         external_id = f"{self.ctx.key}/{slot}/{self.sp.head_sha or 'none'}"
@@ -572,7 +579,7 @@ class IssueRun:
         self.outcome = RunOutcome(
             status="shipped", issue=self.ctx.options.issue, branch=self.sp.branch,
             pr_number=pr["number"], pr_url=pr.get("html_url"), verdict=self.sp.verdict,
-            cost_usd=self.sp.cost_usd or 0.0, turns=int(self.sp.data.get("turns", 0)),
+            cost_usd=self.sp.cost_usd or 0.0, turns=self.state.turns,
             phases=[p.model_dump() for p in self.sp.phases], savepoint=self.ctx.key,
         )  # fmt: skip
         return True
@@ -594,14 +601,14 @@ class IssueRun:
         self.outcome.reason = f"{reason} — {detail}" if detail else reason
         self.sp.verdict = gate.RED
         self.sp.phase = "halted"
-        self.sp.data["halt_reason"] = reason
+        self.state.halt_reason = reason
         if self.ctx.options.remember:
             self._remember_failure(reason)
         self._save()
 
     def _remember_failure(self, reason: str) -> None:
         n = self.ctx.options.issue
-        failing = ",".join(c["command"] for c in self.sp.data.get("failing_checks", []))
+        failing = ",".join(c.command for c in self.state.failing_checks)
         signature = hashlib.sha256(f"{reason}|{failing}".encode()).hexdigest()[:12]
         try:
             mem_id = self._remember_once(
@@ -611,7 +618,7 @@ class IssueRun:
                 "failure", tags=("kagura-run", f"issue-{n}", "failure"),
                 details={"signature": signature, "issue": n},
             )  # fmt: skip
-            self.sp.data["failure_memory"] = mem_id
+            self.state.failure_memory = mem_id
         except KaguraError as exc:
             proc_warn(f"could not record the failure in memory: {exc.message}")
 
@@ -619,7 +626,7 @@ class IssueRun:
         self.outcome.status = "blocked" if blocked else "failed"
         self.outcome.reason = message
         if self.sp is not None:
-            self.sp.data["error"] = message
+            self.state.error = message
             try:
                 self._save()
             except KaguraError:
@@ -631,7 +638,7 @@ class IssueRun:
             self.outcome.branch = self.outcome.branch or self.sp.branch
             if self.outcome.pr_number is None and self.sp.pr_number:
                 self.outcome.pr_number = self.sp.pr_number
-                self.outcome.pr_url = self.sp.data.get("pr_url")
+                self.outcome.pr_url = self.state.pr_url
             self.outcome.verdict = self.outcome.verdict or self.sp.verdict
         self._update_progress(final=True)
 

@@ -27,19 +27,19 @@ def progress_state(run: Any, current: str | None, final: bool, run_url: str | No
     )  # fmt: skip
     for record in sp.phases:
         detail = ""
-        if record.name == "checks" and sp.data.get("checks"):
-            passed = sum(1 for c in sp.data["checks"] if c["ok"])
-            detail = f"{passed}/{len(sp.data['checks'])} passing"
-        elif record.name == "setup" and sp.data.get("setup"):
-            detail = sp.data["setup"].get("detail", "")
-        elif record.name == "gate" and sp.data.get("gate_reason"):
-            detail = sp.data["gate_reason"]
+        if record.name == "checks" and run.state.checks:
+            passed = sum(1 for c in run.state.checks if c.ok)
+            detail = f"{passed}/{len(run.state.checks)} passing"
+        elif record.name == "setup" and run.state.setup:
+            detail = run.state.setup.detail
+        elif record.name == "gate" and run.state.gate_reason:
+            detail = run.state.gate_reason
         state.set_phase(record.name, record.state, detail)
     if current and not final:
         event = run.ctx.extra.get("last_event")
         state.step = f"{current}: {event}" if current == "implement" and event else current
     state.pr_number = outcome.pr_number or sp.pr_number
-    state.pr_url = outcome.pr_url or sp.data.get("pr_url")
+    state.pr_url = outcome.pr_url or run.state.pr_url
     state.verdict = outcome.verdict or sp.verdict
     if final:
         state.status = _STATUS.get(outcome.status, "failed")

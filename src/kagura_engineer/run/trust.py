@@ -31,7 +31,8 @@ def run_branch_ok(branch: object, prefix: str, issue: int) -> bool:
 
 
 def clean_run_savepoint(sp: Any, prefix: str, issue: int) -> list[str]:
-    """Drop the fields of a run savepoint that fail validation; returns what was dropped."""
+    """Drop the fields of a run savepoint (`Savepoint[RunState]`) that fail validation; returns
+    what was dropped."""
     dropped: list[str] = []
     if sp.branch is not None and not run_branch_ok(sp.branch, prefix, issue):
         dropped.append(f"branch {sp.branch!r}")
@@ -45,8 +46,8 @@ def clean_run_savepoint(sp: Any, prefix: str, issue: int) -> list[str]:
     if sp.agent_session_id is not None and not _SESSION.match(str(sp.agent_session_id)):
         dropped.append("agent_session_id")
         sp.agent_session_id = None
-    base = sp.data.get("base")
+    base = sp.data.base
     if base is not None and not is_branch_name(base):
         dropped.append(f"base {base!r}")
-        sp.data.pop("base", None)
+        sp.data.base = None
     return dropped
