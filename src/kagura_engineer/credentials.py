@@ -33,7 +33,8 @@ CLOUD_PROVIDERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }  # fmt: skip
 #: Per-model region overrides claude reads for Vertex (VERTEX_REGION_CLAUDE_4_5_SONNET, ...).
 VERTEX_REGION_PREFIX = "VERTEX_REGION_"
-#: In the order the GitHub client (`GitHub.from_env`) picks them.
+#: In the order the GitHub client (`GitHub.from_env`) and git's credential for origin
+#: (`git.credential_env`) pick them.
 GITHUB_TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
 #: How to give claude a credential (doctor's hint, setup's, and the preflight's).
 AUTH_HINT = (

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kagura_engineer import proc
+from kagura_engineer.credentials import GITHUB_TOKEN_ENV
 from kagura_engineer.errors import ConfigError, KaguraError
 
 #: Used only when the repository has no identity configured (e.g. a fresh CI container).
@@ -41,7 +42,6 @@ HARDENED = (
 )  # fmt: skip
 #: Commands that talk to origin: only these get the push/fetch credential in their environment.
 _NETWORK = frozenset({"fetch", "push", "ls-remote"})
-_TOKENS = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB_TOKEN")
 
 
 def inherited_config(environ: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -70,7 +70,7 @@ def credential_env(url: str, environ: Mapping[str, str] | None = None) -> dict[s
     """
     environ = os.environ if environ is None else environ
     pairs = inherited_config(environ)
-    token = next((environ[n].strip() for n in _TOKENS if (environ.get(n) or "").strip()), "")
+    token = next((environ[n].strip() for n in GITHUB_TOKEN_ENV if (environ.get(n) or "").strip()), "")
     match = re.match(r"^(https?://)(?:[^@/]*@)?([^/]+)/", url)
     if token and match:
         from kagura_engineer import proc

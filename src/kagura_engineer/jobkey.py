@@ -34,14 +34,23 @@ class JobKey:
             raise ValueError(f"not a job key: {text!r}")
         return cls(**match.groupdict())
 
+    @staticmethod
+    def thread(kind: str, number: int) -> str:
+        """The target naming an issue or a pull request: `issue-42`, `pr-7` (`kind`: issue | pr)."""
+        return f"{kind}-{number}"
+
     @classmethod
     def run(cls, owner: str, repo: str, issue: int) -> JobKey:
-        return cls("run", owner, repo, f"issue-{issue}")
+        return cls("run", owner, repo, cls.thread("issue", issue))
 
     @classmethod
     def review(cls, owner: str, repo: str, target: str) -> JobKey:
         """`target`: the review target's slug (`pr-7`, `branch-...`, `sha-...`)."""
         return cls("review", owner, repo, target)
+
+    @classmethod
+    def review_pr(cls, owner: str, repo: str, number: int) -> JobKey:
+        return cls.review(owner, repo, cls.thread("pr", number))
 
     @classmethod
     def goal(cls, owner: str, repo: str, milestone: str) -> JobKey:
@@ -54,4 +63,4 @@ class JobKey:
     @classmethod
     def doctor(cls, owner: str, repo: str, kind: str, number: int) -> JobKey:
         """`kind`: `issue` or `pr`, the thread doctor was asked on."""
-        return cls("doctor", owner, repo, f"{kind}-{number}")
+        return cls("doctor", owner, repo, cls.thread(kind, number))

@@ -14,6 +14,7 @@ from kagura_engineer.workflow import run_url, workflow_run_url
     [
         (JobKey.run("acme", "widgets", 42), "run/acme/widgets/issue-42"),
         (JobKey.review("acme", "widgets", "pr-7"), "review/acme/widgets/pr-7"),
+        (JobKey.review_pr("acme", "widgets", 7), "review/acme/widgets/pr-7"),
         (JobKey.goal("acme", "widgets", "Sprint 3"), "goal/acme/widgets/Sprint 3"),
         (JobKey.eval("acme", "widgets"), "eval/acme/widgets/evaluation"),
         (JobKey.doctor("acme", "widgets", "pr", 9), "doctor/acme/widgets/pr-9"),
@@ -52,3 +53,10 @@ def test_the_run_url_comes_from_the_runner_environment():
     assert run_url(env) == workflow_run_url("https://ghe.example", "acme", "widgets", 99)
     for name in env:
         assert run_url({k: v for k, v in env.items() if k != name}) is None
+
+
+def test_the_permission_levels_that_may_act_are_the_top_three_github_reports():
+    from kagura_engineer.github.permission import PERMISSION_LEVELS, WRITE_LEVELS
+
+    assert WRITE_LEVELS == {"admin", "maintain", "write"}
+    assert set(PERMISSION_LEVELS) - WRITE_LEVELS == {"triage", "read", "none"}

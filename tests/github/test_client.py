@@ -427,3 +427,24 @@ def test_every_http_call_is_counted(gh: GitHub, stand_in: GitHubStandIn) -> None
 
 def test_repr_names_the_repository_not_the_token(gh: GitHub) -> None:
     assert "acme/widgets" in repr(gh) and TOKEN not in repr(gh)
+
+
+def test_the_client_and_git_take_the_same_token_variable_first() -> None:
+    """One list, credentials.GITHUB_TOKEN_ENV: GITHUB_TOKEN, then GH_TOKEN, then INPUT_GITHUB_TOKEN."""
+    import base64
+
+    from kagura_engineer.errors import NeedsUserError
+    from kagura_engineer.git import credential_env
+
+    def git_token(env: dict[str, str]) -> str:
+        header = [v for v in credential_env("https://github.com/a/b.git", env).values() if "basic" in v][0]
+        return base64.b64decode(header.split()[-1]).decode().removeprefix("x-access-token:")
+
+    for env, expected in [
+        ({"GITHUB_TOKEN": "first", "GH_TOKEN": "second", "INPUT_GITHUB_TOKEN": "third"}, "first"),
+        ({"GH_TOKEN": "second", "INPUT_GITHUB_TOKEN": "third"}, "second"),
+        ({"INPUT_GITHUB_TOKEN": "third"}, "third"),
+    ]:
+        assert GitHub.from_env({**env, "GITHUB_REPOSITORY": "a/b"})._token == expected == git_token(env)
+    with pytest.raises(NeedsUserError, match="GITHUB_TOKEN, GH_TOKEN and INPUT_GITHUB_TOKEN are all unset"):
+        GitHub.from_env({"GITHUB_REPOSITORY": "a/b"})

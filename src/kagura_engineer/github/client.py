@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from kagura_engineer import __version__
+from kagura_engineer.credentials import GITHUB_TOKEN_ENV
 from kagura_engineer.errors import (
     ConfigError,
     GitHubError,
@@ -46,6 +47,7 @@ from kagura_engineer.github.failures import (
     to_error,
     wait_seconds,
 )
+from kagura_engineer.github.permission import PERMISSION_LEVELS
 from kagura_engineer.proc import redact, register_secret
 from kagura_engineer.urls import is_loopback
 
@@ -58,7 +60,6 @@ USER_AGENT = f"kagura-engineer/{__version__}"
 PER_PAGE = 100
 MAX_PAGES = 100
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
-PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -205,15 +206,15 @@ class GitHub:
     ) -> GitHub:
         """Build from the Actions environment: token, GITHUB_REPOSITORY, GITHUB_API_URL/SERVER_URL.
 
-        The token is `token`, else GITHUB_TOKEN, else GH_TOKEN, else INPUT_GITHUB_TOKEN.
+        The token is `token`, else the first of `credentials.GITHUB_TOKEN_ENV` that is set
+        (GITHUB_TOKEN, GH_TOKEN, INPUT_GITHUB_TOKEN).
         """
         env = os.environ if environ is None else environ
-        token = (
-            token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or env.get("INPUT_GITHUB_TOKEN") or ""
-        ).strip()
+        token = (token or next((env[n] for n in GITHUB_TOKEN_ENV if env.get(n)), "")).strip()
         if not token:
+            *first, last = GITHUB_TOKEN_ENV
             raise NeedsUserError(
-                "no GitHub token: GITHUB_TOKEN, GH_TOKEN and INPUT_GITHUB_TOKEN are all unset",
+                f"no GitHub token: {', '.join(first)} and {last} are all unset",
                 hint="in a workflow pass `github_token: ${{ github.token }}`; locally export GH_TOKEN=$(gh auth token)",
             )
         repository = (repository or env.get("GITHUB_REPOSITORY") or "").strip()

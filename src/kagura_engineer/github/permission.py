@@ -1,3 +1,6 @@
-"""Repository permission levels that count as a collaborator who may make kagura-engineer act."""
+"""Repository permission levels: every level GitHub reports, and those that may make kagura-engineer act."""
 
-WRITE_LEVELS = frozenset({"admin", "maintain", "write"})
+#: What `GET /repos/{owner}/{repo}/collaborators/{user}/permission` may say, highest first.
+PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
+#: A collaborator with one of these may trigger a run, a review or a goal.
+WRITE_LEVELS = frozenset(PERMISSION_LEVELS[:3])

@@ -22,6 +22,7 @@ from typing import Any
 
 from kagura_engineer.errors import ConfigError, KaguraError
 from kagura_engineer.git import Git, GitError, slugify
+from kagura_engineer.jobkey import JobKey
 
 _PR = re.compile(r"^#?(\d+)$")
 
@@ -77,7 +78,7 @@ def resolve_pr(
         fetched = repo.out("rev-parse", local)
         if fetched == sha:
             return Target(
-                kind="pr", label=f"#{number}", slug=f"pr-{number}", base_ref=base_ref,
+                kind="pr", label=f"#{number}", slug=JobKey.thread("pr", number), base_ref=base_ref,
                 base_sha=repo.out("rev-parse", f"refs/remotes/origin/{base_ref}"), head_sha=sha,
                 head_ref=None if fork else head_ref, pr_number=number, fork=fork, head_repo=head_repo,
                 title=str(pr.get("title") or ""),
