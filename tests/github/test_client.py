@@ -440,10 +440,12 @@ def test_the_client_and_git_take_the_same_token_variable_first() -> None:
         header = [v for v in credential_env("https://github.com/a/b.git", env).values() if "basic" in v][0]
         return base64.b64decode(header.split()[-1]).decode().removeprefix("x-access-token:")
 
+    # tokens are registered as secrets for the rest of the process: values no other test prints
+    first, second, third = (f"ghs_{n}TokenOrderTest0000000000000000" for n in ("First", "Second", "Third"))
     for env, expected in [
-        ({"GITHUB_TOKEN": "first", "GH_TOKEN": "second", "INPUT_GITHUB_TOKEN": "third"}, "first"),
-        ({"GH_TOKEN": "second", "INPUT_GITHUB_TOKEN": "third"}, "second"),
-        ({"INPUT_GITHUB_TOKEN": "third"}, "third"),
+        ({"GITHUB_TOKEN": first, "GH_TOKEN": second, "INPUT_GITHUB_TOKEN": third}, first),
+        ({"GH_TOKEN": second, "INPUT_GITHUB_TOKEN": third}, second),
+        ({"INPUT_GITHUB_TOKEN": third}, third),
     ]:
         assert GitHub.from_env({**env, "GITHUB_REPOSITORY": "a/b"})._token == expected == git_token(env)
     with pytest.raises(NeedsUserError, match="GITHUB_TOKEN, GH_TOKEN and INPUT_GITHUB_TOKEN are all unset"):

@@ -177,7 +177,6 @@ class IssueRun:
     # -- savepoint bookkeeping -----------------------------------------------------------
     def _load(self) -> None:
         from kagura_engineer.memory.savepoint import Savepoint
-        from kagura_engineer.run.state import RunState
 
         sp = self.ctx.store.load(self.ctx.key, RunState)
         if sp is None:
