@@ -543,7 +543,7 @@ def progress_target(
     if intent.command == "run" and intent.issue:
         return intent.issue, str(JobKey.run(owner, repo, intent.issue))
     if intent.command == "review" and intent.pr:
-        return intent.pr, str(JobKey.review(owner, repo, f"pr-{intent.pr}"))
+        return intent.pr, str(JobKey.review_pr(owner, repo, intent.pr))
     if (intent.command == "goal" and intent.milestone and not intent.plan
             and config is not None and config.goal.tracking_issue):
         return config.goal.tracking_issue, str(JobKey.goal(owner, repo, intent.milestone))

@@ -22,6 +22,7 @@ from kagura_engineer.budget import Budget
 from kagura_engineer.config import Config
 from kagura_engineer.errors import BusyError, KaguraError
 from kagura_engineer.git import Git, branch_name
+from kagura_engineer.jobkey import JobKey
 from kagura_engineer.memory.savepoint import AgentRecord
 from kagura_engineer.run import gate
 from kagura_engineer.run.outcome import PHASES, RunOutcome
@@ -70,8 +71,6 @@ class RunContext:
 
     @property
     def key(self) -> str:
-        from kagura_engineer.jobkey import JobKey
-
         return str(JobKey.run(self.gh.owner, self.gh.repo, self.options.issue))
 
 
@@ -265,7 +264,7 @@ class IssueRun:
         repo.fetch(base, *([branch] if remote else []))
         start = repo.out("rev-parse", f"origin/{branch}" if remote else f"origin/{base}")
         space = self._space()
-        job = f"issue-{opts.issue}"
+        job = JobKey.thread("issue", opts.issue)  # the clone's name in the agent's space
         clone = AgentClone.in_space(repo, space, job, branch)
         if clone.exists() and _clone_branch(clone.path) == branch:
             self._sync_with_origin(clone, branch, remote)
@@ -544,7 +543,7 @@ class IssueRun:
         )
         mem_id = self._remember_once(
             "outcome", summary, content, "outcome",
-            tags=("kagura-run", f"issue-{n}", "shipped"),
+            tags=("kagura-run", JobKey.thread("issue", n), "shipped"),
             details={"cost_usd": self.outcome.cost_usd, "turns": self.outcome.turns, "issue": n},
         )  # fmt: skip
         failure = self.state.failure_memory
@@ -552,7 +551,7 @@ class IssueRun:
             fix_id = self._remember_once(
                 "fix", f"Fix for the failure on #{n}: {self.issue.get('title', '')}"[:300],
                 f"What unblocked #{n}: {agent.summary}", "fix",
-                tags=("kagura-run", f"issue-{n}", "fix"),
+                tags=("kagura-run", JobKey.thread("issue", n), "fix"),
             )  # fmt: skip
             self.ctx.memory.link(fix_id, failure, "prevents", 1.0)
         self.state.outcome_memory = mem_id
@@ -614,7 +613,7 @@ class IssueRun:
                 f"failure-{signature}", f"Run on #{n} blocked: {reason}"[:300],
                 f"Issue #{n} ({self.issue.get('title', '')}) halted red: {reason}.\n"
                 f"Failing checks: {failing or 'none'}.\nSignature: {signature}",
-                "failure", tags=("kagura-run", f"issue-{n}", "failure"),
+                "failure", tags=("kagura-run", JobKey.thread("issue", n), "failure"),
                 details={"signature": signature, "issue": n},
             )  # fmt: skip
             self.state.failure_memory = mem_id

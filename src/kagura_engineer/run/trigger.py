@@ -80,8 +80,9 @@ def issue_at_trigger(
 def _reply(gh: Any, number: int, reason: str) -> None:
     """One reply on the issue (edited in place on later attempts, never repeated)."""
     from kagura_engineer.github.progress import marker
+    from kagura_engineer.jobkey import JobKey
 
-    mark = marker(f"reply/{gh.owner}/{gh.repo}/issue-{number}/edited-after-trigger")
+    mark = marker(f"{JobKey('reply', gh.owner, gh.repo, JobKey.thread('issue', number))}/edited-after-trigger")
     body = (
         f"{mark}\nkagura-engineer did not act on this: {reason}.\n\n"
         "A maintainer must re-trigger the run (re-apply the label, or comment `/kagura run`) "
