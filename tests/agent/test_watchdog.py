@@ -8,7 +8,8 @@ import pytest
 
 from kagura_engineer.agent.cost import price_for, usage_cost
 from kagura_engineer.agent.stream import StreamParser
-from kagura_engineer.agent.watchdog import Budget, Watchdog
+from kagura_engineer.agent.watchdog import Limits, Watchdog
+from kagura_engineer.budget import Budget
 
 MODEL = "claude-sonnet-4-5"  # 3/15 USD per Mtok in the table
 
@@ -55,7 +56,7 @@ def test_prices_err_high_and_unknown_models_price_as_opus():
 
 
 def test_turn_limit_stops_after_the_last_allowed_turns_tools_ran():
-    dog, parser = Watchdog(Budget(max_usd=100, max_turns=3, max_minutes=60)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(100, 3, 60))), StreamParser()
     for n in (1, 2):
         turn(parser, n)
         assert dog.check(parser.state, 1.0) is None
@@ -68,7 +69,7 @@ def test_turn_limit_stops_after_the_last_allowed_turns_tools_ran():
 
 
 def test_a_turn_started_past_the_limit_is_stopped_at_once():
-    dog, parser = Watchdog(Budget(max_usd=100, max_turns=1, max_minutes=60)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(100, 1, 60))), StreamParser()
     turn(parser, 1)
     parser.feed(start("m2", 10_000) + "\n")  # the CLI already sent the next request
     stop = dog.check(parser.state, 1.0)
@@ -77,8 +78,8 @@ def test_a_turn_started_past_the_limit_is_stopped_at_once():
 
 def test_usd_stops_before_the_next_turn_would_cross_with_the_reserve():
     one = turn_cost()  # 0.045
-    budget = Budget(max_usd=0.19, max_turns=100, max_minutes=60)  # reserve 0.019
-    dog, parser = Watchdog(budget), StreamParser()
+    limits = Limits(Budget(0.19, 100, 60))  # reserve 0.019
+    dog, parser = Watchdog(limits), StreamParser()
     turn(parser, 1)
     turn(parser, 2)
     assert parser.state.estimated_usd == pytest.approx(2 * one)
@@ -89,7 +90,7 @@ def test_usd_stops_before_the_next_turn_would_cross_with_the_reserve():
 
 
 def test_usd_estimate_follows_a_growing_context():
-    dog, parser = Watchdog(Budget(max_usd=1.0, max_turns=100, max_minutes=60, reserve_usd=0.0)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(1.0, 100, 60), reserve_usd=0.0)), StreamParser()
     turn(parser, 1, tokens_in=1_000)
     turn(parser, 2, tokens_in=100_000)
     average = (turn_cost(1_000) + turn_cost(100_000)) / 2
@@ -98,7 +99,7 @@ def test_usd_estimate_follows_a_growing_context():
 
 
 def test_a_huge_turn_in_flight_is_stopped_at_once():
-    dog, parser = Watchdog(Budget(max_usd=0.5, max_turns=100, max_minutes=60)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(0.5, 100, 60))), StreamParser()
     turn(parser, 1)
     parser.feed(start("m2", 200_000) + "\n")  # input alone ~0.6 USD
     stop = dog.check(parser.state, 1.0)
@@ -106,24 +107,24 @@ def test_a_huge_turn_in_flight_is_stopped_at_once():
 
 
 def test_the_closing_report_is_never_interrupted():
-    dog, parser = Watchdog(Budget(max_usd=100, max_turns=2, max_minutes=60)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(100, 2, 60))), StreamParser()
     turn(parser, 1)
     turn(parser, 2, name="StructuredOutput", answered=False)
     assert dog.check(parser.state, 1.0) is None
 
 
 def test_minutes_stop_keeps_a_reserve_and_wins_over_everything():
-    budget = Budget(max_usd=100, max_turns=100, max_minutes=10)
-    assert budget.deadline_seconds == pytest.approx(9 * 60)  # reserve: 10%, at most 2 minutes
-    assert Budget(1, 1, 60).deadline_seconds == pytest.approx(58 * 60)
-    dog, parser = Watchdog(budget), StreamParser()
+    limits = Limits(Budget(100, 100, 10))
+    assert limits.deadline_seconds == pytest.approx(9 * 60)  # reserve: 10%, at most 2 minutes
+    assert Limits(Budget(1, 1, 60)).deadline_seconds == pytest.approx(58 * 60)
+    dog, parser = Watchdog(limits), StreamParser()
     assert dog.check(parser.state, 9 * 60 - 1) is None
     stop = dog.check(parser.state, 9 * 60)
     assert stop.reason == "minutes" and stop.immediate
 
 
 def test_nothing_is_stopped_once_the_result_is_in():
-    dog, parser = Watchdog(Budget(max_usd=0.01, max_turns=1, max_minutes=0.01)), StreamParser()
+    dog, parser = Watchdog(Limits(Budget(0.01, 1, 0.01))), StreamParser()
     turn(parser, 1)
     parser.feed(json.dumps({"type": "result", "subtype": "success", "is_error": False}) + "\n")
     assert dog.check(parser.state, 3600) is None

@@ -37,7 +37,8 @@ from kagura_engineer.agent.argv import (
 from kagura_engineer.agent.install import find_claude
 from kagura_engineer.agent.schema import REPORT_SCHEMA, parse_report
 from kagura_engineer.agent.stream import Event, Init, ResultInfo, StreamParser, StreamState, ToolCall
-from kagura_engineer.agent.watchdog import Budget, Stop, Watchdog
+from kagura_engineer.agent.watchdog import Limits, Stop, Watchdog
+from kagura_engineer.budget import Budget
 from kagura_engineer.errors import AgentError, NeedsUserError
 
 STOPPED_STATUS = {"usd": "budget_exhausted", "turns": "turns_exhausted", "minutes": "timeout"}
@@ -129,7 +130,7 @@ def launch_agent(
             "the claude executable was not found (KAGURA_CLAUDE_BIN or PATH)",
             hint=f"kagura-engineer setup --fix claude-code (installs @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION})",
         )
-    budget = Budget(max_usd, max_turns, max_minutes, reserve_usd, reserve_minutes)
+    limits = Limits(Budget(max_usd, max_turns, max_minutes), reserve_usd, reserve_minutes)
     if max_turns < 1 or max_usd <= 0:
         reason = "turns" if max_turns < 1 else "usd"
         return AgentLaunch(
@@ -159,7 +160,7 @@ def launch_agent(
         proxy.start()
         env.update(proxy.child_env())  # the proxy's URL and a placeholder: never the credential
     launch = AgentLaunch(
-        run=_Run(invocation, env, cwd, budget, grace_seconds, user), proxy=proxy, max_usd=max_usd,
+        run=_Run(invocation, env, cwd, limits, grace_seconds, user), proxy=proxy, max_usd=max_usd,
         max_minutes=max_minutes, key=(str(cwd), resume, max_usd, max_turns),
     )  # fmt: skip
     try:
@@ -257,7 +258,8 @@ def _finish(
     if resume and not run.parser.state.initialized and result.status == "error" and result.stopped_by is None:
         # claude refused the session before starting (not on this machine, or killed before
         # its transcript was written): start over in a fresh session, on the same clock
-        left = replace(run.budget, max_minutes=max(0.0, max_minutes - (time.monotonic() - started) / 60))
+        minutes = max(0.0, max_minutes - (time.monotonic() - started) / 60)
+        left = replace(run.limits, budget=replace(run.limits.budget, minutes=minutes))
         fresh = _Run(replace(run.inv, resume=None), run.env, run.cwd, left, run.grace, run.user)
         fresh.start()
         result = fresh.execute(prompt, on_session, on_event, on_stream)
@@ -291,12 +293,12 @@ class _Run:
         inv: Invocation,
         env: dict[str, str],
         cwd: str | os.PathLike[str],
-        budget: Budget,
+        limits: Limits,
         grace: float,
         user: proc.Identity | None = None,
     ) -> None:
-        self.inv, self.env, self.cwd, self.budget, self.grace, self.user = inv, env, cwd, budget, grace, user
-        self.watchdog = Watchdog(budget)
+        self.inv, self.env, self.cwd, self.limits, self.grace, self.user = inv, env, cwd, limits, grace, user
+        self.watchdog = Watchdog(limits)
         self.on_session: Callable[[str], None] | None = None
         self.on_event: Callable[[ToolCall], None] | None = None
         self.on_stream: Callable[[Event], None] | None = None

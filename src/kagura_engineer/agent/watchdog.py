@@ -26,17 +26,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kagura_engineer.agent.stream import StreamState
+from kagura_engineer.budget import Budget
 
 REASONS = ("usd", "turns", "minutes")
 
 
 @dataclass(frozen=True)
-class Budget:
-    max_usd: float
-    max_turns: int
-    max_minutes: float
-    reserve_usd: float | None = None  # default: 10% of max_usd
-    reserve_minutes: float | None = None  # default: 10% of max_minutes, at most 2
+class Limits:
+    """A job's `Budget` as the watchdog enforces it: each limit less a reserve for wrapping up."""
+
+    budget: Budget
+    reserve_usd: float | None = None  # default: 10% of the budget's dollars
+    reserve_minutes: float | None = None  # default: 10% of its minutes, at most 2
+
+    @property
+    def max_usd(self) -> float:
+        return self.budget.usd
+
+    @property
+    def max_turns(self) -> int:
+        return self.budget.turns
+
+    @property
+    def max_minutes(self) -> float:
+        return self.budget.minutes
 
     @property
     def usd_reserve(self) -> float:
@@ -56,8 +69,8 @@ class Stop:
 
 
 class Watchdog:
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
 
     def estimate_next(self, state: StreamState) -> float:
         """What the next turn will likely cost: max(average turn, last turn)."""
@@ -68,7 +81,7 @@ class Watchdog:
         return max(average, ended[-1].cost_usd)
 
     def check(self, state: StreamState, elapsed: float) -> Stop | None:
-        b = self.budget
+        b = self.limits
         if state.result is not None:
             return None  # the run already ended on its own
         if elapsed >= b.deadline_seconds:
