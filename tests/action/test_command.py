@@ -8,9 +8,10 @@ import subprocess
 
 import yaml
 
-from kagura_engineer.action.command import ensure_safe_directory, nearest_due_milestone
+from kagura_engineer.action.command import ensure_safe_directory
 from kagura_engineer.action.dispatch import DispatchContext, Outcome, command_call, dispatch
 from kagura_engineer.action.intent import Intent
+from kagura_engineer.goal.milestone import nearest_due_milestone
 from kagura_engineer.status import Ending, Status
 from kagura_engineer.workflow import ActionIO
 

@@ -237,6 +237,8 @@ class _Job:
                     "or `claude_code_oauth_token: ${{ secrets.CLAUDE_CODE_OAUTH_TOKEN }}`",
                 )
             if intent.command == "goal" and not intent.milestone:
+                from kagura_engineer.goal.milestone import nearest_due_milestone
+
                 title = nearest_due_milestone(self._github().list_milestones("open"))
                 if title is None:
                     self.intent = replace(intent, command="skip", reason="no open milestone has a due date")
@@ -551,14 +553,6 @@ def progress_target(
         kind = "pr" if event.is_pull_request else "issue"
         return event.number, str(JobKey.doctor(owner, repo, kind, event.number))
     return None, None
-
-
-def nearest_due_milestone(milestones: list[dict]) -> str | None:
-    """The title of the open milestone with the earliest due date (None when none has one)."""
-    dated = [m for m in milestones if m.get("due_on") and m.get("state", "open") == "open" and m.get("title")]
-    if not dated:
-        return None
-    return str(min(dated, key=lambda m: (str(m["due_on"]), int(m.get("number") or 0)))["title"])
 
 
 def ensure_safe_directory(environ: MutableMapping[str, str], aio: ActionIO) -> None:
