@@ -46,7 +46,7 @@ def open_team_memory(config: Any) -> tuple[Any | None, list[str]]:
 @contextmanager
 def open_eval(config: Config, *, live: bool) -> Iterator[EvalContext]:
     """Build the context from the config and the environment; closes both stores on the way out."""
-    from kagura_engineer.agent import drive_agent
+    from kagura_engineer.agent import drive_agent, launch_agent
     from kagura_engineer.eval.guard import ReadOnlyGitHub
     from kagura_engineer.memory.local import LocalMemory
     from kagura_engineer.memory.savepoint import SavepointStore
@@ -64,7 +64,7 @@ def open_eval(config: Config, *, live: bool) -> Iterator[EvalContext]:
         try:
             yield EvalContext(
                 config=config, gh=gh, team_memory=team, store=SavepointStore(own), checkout=checkout,
-                workdir=workdir / "work", agent=drive_agent, run_id=ws.run_id, say=ws.say,
+                workdir=workdir / "work", agent=drive_agent, launch=launch_agent, run_id=ws.run_id, say=ws.say,
                 protect=protect + [str(workdir)],
             )  # fmt: skip
         finally:

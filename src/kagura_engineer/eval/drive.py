@@ -51,6 +51,7 @@ class EvalContext:
     checkout: Any  # run.git.Git: the user's checkout (only read)
     workdir: Path  # where the throwaway repositories go
     agent: Callable[..., Any]
+    launch: Callable[..., Any] | None = None  # agent.driver.launch_agent: claude started before setup
     run_id: str | None = None
     clock: Callable[[], float] = time.monotonic
     say: Callable[[str], None] = lambda line: None
@@ -194,7 +195,7 @@ class Evaluation:
         )  # fmt: skip
         run_ctx = RunContext(
             config=ctx.config, options=options, gh=ctx.gh, memory=RecallOnly(ctx.team_memory, arm == "on"),
-            store=ctx.store, repo=harness, agent=ctx.agent, progress=None, clock=ctx.clock,
+            store=ctx.store, repo=harness, agent=ctx.agent, launch=ctx.launch, progress=None, clock=ctx.clock,
             extra={"space": space},
         )  # fmt: skip
         start = ctx.clock()

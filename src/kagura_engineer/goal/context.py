@@ -37,7 +37,7 @@ def default_drive(ctx: GoalContext, issue: Issue, options: Any) -> Any:
     progress = RunProgress(comment, ctx.run_url, None)
     run_ctx = RunContext(
         config=ctx.config, options=options, gh=ctx.gh, memory=ctx.memory, store=ctx.store,
-        repo=ctx.repo, agent=ctx.agent, on_phase=ctx.on_phase, progress=progress,
+        repo=ctx.repo, agent=ctx.agent, launch=ctx.launch, on_phase=ctx.on_phase, progress=progress,
     )  # fmt: skip
     return run_issue(run_ctx)
 
@@ -57,6 +57,7 @@ class GoalContext:
     store: Any  # SavepointStore
     repo: Any = None  # run.git.Git: the checkout (None only for --plan)
     agent: Callable[..., Any] | None = None  # the driver a run calls (default drive)
+    launch: Callable[..., Any] | None = None  # agent.driver.launch_agent: claude started before setup
     drive: Drive = default_drive
     unattended: bool = False
     run_id: str | None = None
@@ -94,18 +95,18 @@ def open_goal(
 
     if not milestone.strip():
         raise ConfigError("goal needs a milestone title", hint="kagura-engineer goal 'v0.3'")
-    agent = None
+    agent = launch = None
     on_phase: Callable[[str, str], None] = _quiet_phase
     if need_checkout:
-        from kagura_engineer.agent import drive_agent
+        from kagura_engineer.agent import drive_agent, launch_agent
         from kagura_engineer.run.report import PhaseLines
 
-        agent = drive_agent
+        agent, launch = drive_agent, launch_agent
         if live:
             on_phase = PhaseLines()
     with open_workspace(config, live=live, need_checkout=need_checkout) as ws:
         yield GoalContext(
             config=config, milestone=milestone, gh=ws.gh, memory=ws.memory, store=SavepointStore(ws.memory),
-            repo=ws.repo, agent=agent, unattended=unattended, run_id=ws.run_id, run_url=run_url(),
+            repo=ws.repo, agent=agent, launch=launch, unattended=unattended, run_id=ws.run_id, run_url=run_url(),
             on_phase=on_phase, say=ws.say,
         )  # fmt: skip
