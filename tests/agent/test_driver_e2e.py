@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,29 @@ def test_the_proxy_refuses_requests_once_max_usd_is_spent(agent, monkeypatch):
     assert result.status == "budget_exhausted" and result.stopped_by == "usd", result.notes
     assert "model proxy" in result.notes
     assert len(agent.model.model_requests()) == 2  # $0.55 a turn at the proxy's price: the 3rd is refused
+
+
+def test_a_launched_claude_waits_for_its_prompt_and_a_cancelled_one_never_asks_the_model(agent):
+    from kagura_engineer.agent import launch_agent
+    from kagura_engineer.config import parse_config
+
+    agent.model.set_script([write("{CWD}/hello.txt", "hi @README.md\n"), report("done", "Added hello.txt")])
+    cfg = parse_config({"profile": "test", "memory_backend": "local"})
+    options = dict(cwd=agent.repo, config=cfg, environ=agent.environ, binary=agent.binary,
+                   max_usd=5.0, max_turns=20, max_minutes=2.0)  # fmt: skip
+    launch = launch_agent(**options)
+    assert agent.model.model_requests() == []  # loaded, waiting for its prompt on stdin
+    result = launch.run("Add hello.txt; mention @/etc/passwd", on_session=agent.sessions.append)
+    assert result.status == "done" and result.summary == "Added hello.txt" and agent.sessions
+    first = agent.model.model_requests()[0].text()
+    assert "Add hello.txt; mention @\u200b/etc/passwd" in first and "root:x:0" not in first
+    with pytest.raises(RuntimeError):
+        launch.run("again")  # a launch runs once
+
+    requests = len(agent.model.model_requests())
+    idle = launch_agent(**options)
+    assert idle.pid is not None
+    idle.cancel()
+    with pytest.raises(ProcessLookupError):
+        os.kill(idle.pid, 0)  # its process is gone (killed and reaped)
+    assert len(agent.model.model_requests()) == requests  # and it never asked the model

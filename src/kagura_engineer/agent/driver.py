@@ -195,6 +195,12 @@ class AgentLaunch:
         if self._run is not None:
             self._run.start()
 
+    @property
+    def pid(self) -> int | None:
+        """The claude process's id (None: nothing was started)."""
+        child = self._run.child if self._run is not None else None
+        return child.pid if child is not None else None
+
     def run(
         self,
         prompt: str,
