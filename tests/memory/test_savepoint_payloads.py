@@ -115,3 +115,20 @@ def test_save_reads_the_stored_savepoint_back_as_the_callers_type(store):
     goal = Savepoint[GoalState](key="goal/acme/widgets/v1.0", data={"current": 3})
     stored = SavepointStore(store).save(goal)
     assert isinstance(stored.data, GoalState) and stored.data.current == 3
+
+
+def test_ctrl_c_while_a_savepoint_is_written_stays_an_interrupt(monkeypatch):
+    """The default-pruning runs after pydantic's dump: pydantic would turn a KeyboardInterrupt
+    raised inside one of its serializers into a PydanticSerializationError (exit 3, not 130)."""
+    from kagura_engineer.memory import savepoint
+
+    sp = Savepoint[RunState](key="run/acme/widgets/issue-7", data=RunState())
+
+    def interrupted(value, dumped):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(savepoint, "_prune", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sp.model_dump(mode="json")
+    with pytest.raises(KeyboardInterrupt):
+        sp.data.model_dump(mode="json")

@@ -34,7 +34,7 @@ def test_green_issue_becomes_one_pr_with_closes_and_a_memory(world):
     memory = LocalMemory(world.db)
     outcomes = [m for m in memory.recall("Shipped greeting file", k=5) if m.type == "outcome"]
     assert len(outcomes) == 1 and "PR #" in outcomes[0].content
-    assert [p["name"] for p in outcome.phases] == ["grounded", "branch", "setup", "implement", "checks", "gate",
+    assert [p["name"] for p in outcome.phases] == ["branch", "grounded", "setup", "implement", "checks", "gate",
                                                    "push", "pr", "remember"]  # fmt: skip
     assert all(p["state"] == "done" for p in outcome.phases)
 

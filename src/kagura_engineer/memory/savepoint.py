@@ -23,9 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationError,
-    model_serializer,
 )
 
 from kagura_engineer.errors import BusyError, MemoryStoreError
@@ -72,14 +70,9 @@ class SavepointData(BaseModel):
         extra="allow", validate_assignment=True, validate_by_name=True, serialize_by_alias=True
     )
 
-    @model_serializer(mode="wrap")
-    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        out = handler(self)
-        for name, info in type(self).model_fields.items():
-            key = info.serialization_alias or info.alias or name
-            if name not in self.model_fields_set and key in out:
-                if getattr(self, name) == info.get_default(call_default_factory=True):
-                    del out[key]
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        out = super().model_dump(**kwargs)
+        _prune(self, out)
         return out
 
 
@@ -121,6 +114,11 @@ class Savepoint(BaseModel, Generic[D]):
     phases: list[PhaseRecord] = Field(default_factory=list)
     data: D = Field(default_factory=dict, validate_default=True)  # type: ignore[assignment]
     lease: Lease | None = None
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        out = super().model_dump(**kwargs)
+        _prune(self.data, out.get("data"))
+        return out
 
 
 def check_key(key: str) -> str:
@@ -173,6 +171,32 @@ def _clear_hint(key: str) -> str:
 
 def _dump(sp: Savepoint) -> dict[str, Any]:
     return sp.model_dump(mode="json")
+
+
+def _prune(value: Any, dumped: Any) -> None:
+    """Drop from `dumped` (the dump of `value`) every payload field never set that still holds
+    its default, at every depth.
+
+    A pass after `model_dump`, not a pydantic serializer: pydantic turns any exception raised in
+    a serializer, KeyboardInterrupt included, into a PydanticSerializationError, and Ctrl-C
+    during a save must stay an interrupt (exit 130), not become an internal error."""
+    if isinstance(value, SavepointData) and isinstance(dumped, dict):
+        for name, info in type(value).model_fields.items():
+            key = info.serialization_alias or info.alias or name
+            if key not in dumped:
+                continue
+            field_value = getattr(value, name)
+            if name not in value.model_fields_set and field_value == info.get_default(call_default_factory=True):
+                del dumped[key]
+            else:
+                _prune(field_value, dumped[key])
+    elif isinstance(value, list | tuple) and isinstance(dumped, list):
+        for item, out in zip(value, dumped, strict=False):
+            _prune(item, out)
+    elif isinstance(value, dict) and isinstance(dumped, dict):
+        for k, item in value.items():
+            if k in dumped:
+                _prune(item, dumped[k])
 
 
 class _Changed(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 
 from kagura_engineer.status import Ending, Status, exit_code
 
-PHASES = ("grounded", "branch", "setup", "implement", "checks", "gate", "push", "pr", "remember")
+PHASES = ("branch", "grounded", "setup", "implement", "checks", "gate", "push", "pr", "remember")
 
 
 @dataclass
