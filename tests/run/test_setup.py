@@ -270,6 +270,8 @@ def test_claude_is_launched_before_setup_and_is_what_the_prompt_goes_to(world):
     assert not launch.setup_had_run and launch.ran and not launch.cancelled
     assert spawned.calls == [] and "Add a greeting file" in launched.calls[0]["prompt"]
     assert launch.kwargs["resume"] is None and launch.kwargs["max_turns"] == world.config().budget.max_turns
+    # claude's allow-list is built from the base branch's repo.yaml, not the checkout's (no checks)
+    assert ctx.config.checks == [] and launch.kwargs["config"].checks == [CHECK]
 
 
 def test_a_launch_for_other_arguments_is_dropped_and_one_never_used_is_cancelled(world):

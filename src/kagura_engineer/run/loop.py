@@ -99,6 +99,8 @@ class IssueRun:
         self.budget = Budget.from_config(ctx.config.budget, max_usd=opts.max_usd, max_turns=opts.max_turns)
         self._default: str | None = None
         self._launch: Any = None  # agent.driver.AgentLaunch started by _prelaunch, not yet run
+        self._launch_cfg: Config | None = None  # the config that launch was started with
+        self._trusted: Any = None  # toolchain.trusted.Trusted, once _trust ran
 
     # -- the orchestrator ----------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -287,22 +289,31 @@ class IssueRun:
         in a savepoint); setup commands are idempotent, so a re-run after a kill repeats them.
         """
         from kagura_engineer.toolchain import setup as toolchain
-        from kagura_engineer.toolchain.trusted import trusted_config
 
-        repo = self.ctx.repo
-        default = self._default_branch()
-        if default != self.state.base:
-            repo.fetch(default)
-        trusted = trusted_config(self.cfg, repo, f"refs/remotes/origin/{default}", f"origin/{default}")
-        self.cfg = trusted.config
-        if trusted.note:
-            proc_warn(trusted.note)
+        trusted = self._trust()
         try:
             report = toolchain.prepare(self.cfg, self._tree())
         except toolchain.SetupFailed as exc:
             self.state.setup = SetupRecord(source=trusted.source, detail=exc.reason)
             raise Halt(exc.reason, exc.detail) from None
         self.state.setup = SetupRecord.model_validate({"source": trusted.source, **report.to_json()})
+
+    def _trust(self) -> Any:
+        """Take repo.yaml's setup, checks and agent settings from the base branch (once a job):
+        what the checkout or the branch says instead changes nothing the agent or the gate gets."""
+        if self._trusted is None:
+            from kagura_engineer.toolchain.trusted import trusted_config
+
+            repo = self.ctx.repo
+            default = self._default_branch()
+            if default != self.state.base:
+                repo.fetch(default)
+            trusted = trusted_config(self.cfg, repo, f"refs/remotes/origin/{default}", f"origin/{default}")
+            self.cfg = trusted.config
+            if trusted.note:
+                proc_warn(trusted.note)
+            self._trusted = trusted
+        return self._trusted
 
     def _space(self) -> Any:
         """The agent user's space for this checkout (made once; closes the harness's files)."""
@@ -364,7 +375,7 @@ class IssueRun:
         def call(prompt_text: str, resume: str | None, budget: Budget) -> Any:
             launch, self._launch = self._launch, None
             if launch is not None:
-                if launch.key == self._launch_key(resume, budget):
+                if launch.key == self._launch_key(resume, budget) and self._launch_cfg is self.cfg:
                     return launch.run(prompt_text, on_session=on_session, on_event=self._agent_event)
                 launch.cancel()  # started for another call (a budget or session that changed since)
             return self.ctx.agent(
@@ -413,6 +424,8 @@ class IssueRun:
         if left.exhausted:
             return
         try:
+            self._trust()  # claude's model, tools and allow-list come from the base branch's repo.yaml
+            self._launch_cfg = self.cfg
             self._launch = self.ctx.launch(
                 cwd=self._tree().cwd, config=self.cfg, resume=self.sp.agent_session_id, **left.agent_kwargs(),
                 space=self._space(),
