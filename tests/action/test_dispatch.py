@@ -75,3 +75,5 @@ def test_run_options_carry_the_inputs_and_the_trigger_text():
     assert options.draft is True and options.unattended is True
     _, plain = command_call(Intent("run", "test", issue=42), DispatchContext())
     assert plain.draft is False
+    _, goal = command_call(Intent("goal", "test", milestone="v1"), ctx)
+    assert goal.draft is True and goal.unattended is True

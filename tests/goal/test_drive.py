@@ -33,6 +33,16 @@ def test_three_issues_run_dependencies_first_and_the_dependent_is_stacked(loose_
     assert [r.state for r in result.rows] == ["shipped"] * 3
     assert result.rows[1].stacked_on == pr3 and result.rows[1].depends_on == [3]
     assert result.cost_usd == pytest.approx(0.3)
+    assert not any(o.draft for o in options.values())
+
+
+def test_a_draft_goal_opens_every_issue_as_a_draft(loose_world):
+    three_issues(loose_world)
+    runs = ScriptedRuns(loose_world.github)
+    ctx = loose_world.context(runs)
+    ctx.draft = True
+    assert drive_goal(ctx).status == "shipped"
+    assert len(runs.calls) == 3 and all(o.draft for _, o in runs.calls)
 
 
 def test_halts_at_a_red_issue_and_a_rerun_resumes_after_it_is_fixed(loose_world):

@@ -38,7 +38,7 @@ class DispatchContext:
     base_branch: str | None = None
     max_usd: float | None = None
     max_turns: int | None = None
-    draft: bool = False  # input `draft`: run opens its pull request as a draft
+    draft: bool = False  # input `draft`: run and goal open their pull requests as drafts
     #: run: the issue's title and body at trigger time (from the event payload), if it carried them
     trigger: TriggerText | None = None
 
@@ -90,7 +90,7 @@ def command_call(intent: Intent, ctx: DispatchContext) -> tuple[Callable[[Config
 
         if not intent.milestone:
             raise ValueError("goal needs a resolved milestone")
-        return execute, GoalOptions(intent.milestone, plan=intent.plan, unattended=not intent.plan)
+        return execute, GoalOptions(intent.milestone, plan=intent.plan, unattended=not intent.plan, draft=ctx.draft)
     if intent.command == "eval":
         from kagura_engineer.eval.command import EvalOptions, execute
 

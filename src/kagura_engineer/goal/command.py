@@ -28,6 +28,7 @@ class GoalOptions:
     milestone: str
     plan: bool = False  # print the ready frontier, drive nothing
     unattended: bool = False  # never wait for input; halt as blocked instead
+    draft: bool = False  # open every issue's pull request as a draft
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unattended", action="store_true", help="never wait for input; halt as blocked instead"
     )
+    parser.add_argument("--draft", action="store_true", help="open the pull requests as drafts, even when green")
 
 
 def execute(config: Config, options: GoalOptions, *, live: bool = False) -> GoalResult | GoalPlan:
@@ -49,7 +51,7 @@ def execute(config: Config, options: GoalOptions, *, live: bool = False) -> Goal
 
         require_agent()
     with open_goal(config, options.milestone, unattended=options.unattended, live=live,
-                   need_checkout=not options.plan) as ctx:  # fmt: skip
+                   need_checkout=not options.plan, draft=options.draft) as ctx:  # fmt: skip
         if options.plan:
             return _plan(ctx)
         from kagura_engineer.goal.drive import drive_goal
@@ -64,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     unattended = args.unattended or os.environ.get("GITHUB_ACTIONS") == "true"
-    options = GoalOptions(args.milestone, plan=args.plan, unattended=unattended)
+    options = GoalOptions(args.milestone, plan=args.plan, unattended=unattended, draft=args.draft)
     outcome = execute(config, options, live=not args.json)
     _print(outcome, args.json)
     return outcome.exit_code

@@ -60,6 +60,7 @@ class GoalContext:
     launch: Callable[..., Any] | None = None  # agent.driver.launch_agent: claude started before setup
     drive: Drive = default_drive
     unattended: bool = False
+    draft: bool = False  # every issue's pull request opens as a draft
     run_id: str | None = None
     run_url: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
@@ -85,7 +86,7 @@ def _quiet_phase(name: str, state: str) -> None:
 
 @contextmanager
 def open_goal(
-    config: Config, milestone: str, *, unattended: bool, live: bool, need_checkout: bool
+    config: Config, milestone: str, *, unattended: bool, live: bool, need_checkout: bool, draft: bool = False
 ) -> Iterator[GoalContext]:
     """Build the context from the config and the environment; closes memory on the way out."""
     from kagura_engineer.errors import ConfigError
@@ -107,6 +108,6 @@ def open_goal(
     with open_workspace(config, live=live, need_checkout=need_checkout) as ws:
         yield GoalContext(
             config=config, milestone=milestone, gh=ws.gh, memory=ws.memory, store=SavepointStore(ws.memory),
-            repo=ws.repo, agent=agent, launch=launch, unattended=unattended, run_id=ws.run_id, run_url=run_url(),
+            repo=ws.repo, agent=agent, launch=launch, unattended=unattended, draft=draft, run_id=ws.run_id, run_url=run_url(),
             on_phase=on_phase, say=ws.say,
         )  # fmt: skip

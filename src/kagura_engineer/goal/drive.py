@@ -113,7 +113,7 @@ class GoalRun:
         ctx, issue = self.ctx, sv.issues[n]
         options = RunOptions(
             issue=n, base=base or self._base(), stacked_on=stacked_on,
-            unattended=ctx.unattended, run_id=ctx.run_id,
+            unattended=ctx.unattended, run_id=ctx.run_id, draft=ctx.draft,
         )  # fmt: skip
         self.ctx.store.renew(ctx.key, self.holder, self.ttl)
         self.sp.data.current = n
