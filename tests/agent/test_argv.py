@@ -46,7 +46,12 @@ def test_argv_is_a_list_ended_by_double_dash_and_the_prompt_goes_to_stdin_defuse
     assert argv[:2] == ["/bin/claude", "-p"]
     assert argv[-1] == "--"  # the end of options: nothing after it can be read as a flag
     assert not any("whoami" in a or "dangerously" in a for a in argv)  # the prompt is not in argv
-    assert prompt_input(prompt) == prompt.replace("@", "@\u200b")
+    line = prompt_input(prompt)
+    assert line.endswith("\n") and line.count("\n") == 1  # one stream-json message
+    message = json.loads(line)
+    assert message["type"] == "user" and message["message"]["role"] == "user"
+    assert message["message"]["content"] == [{"type": "text", "text": prompt.replace("@", "@\u200b")}]
+    assert option(argv, "--input-format") == "stream-json"
     assert option(argv, "--output-format") == "stream-json" and "--verbose" in argv
     assert "--include-partial-messages" in argv and "--strict-mcp-config" in argv
     assert option(argv, "--tools") == "Read,Write,Edit,Glob,Grep,Bash"

@@ -75,7 +75,8 @@ def test_replayed_green_run_reports_done_and_feeds_the_callbacks(tmp_path):
     assert events == ["Write hello.txt", "Bash git add hello.txt && git commit -q -m 'Add hello.txt'", "StructuredOutput"]
     assert sessions == [result.session_id]
     call = json.loads(log.read_text().splitlines()[0])
-    assert call["argv"][-1] == "--" and call["stdin"] == "Fix #1"  # the prompt comes on stdin
+    assert call["argv"][-1] == "--"  # the prompt comes on stdin, as one stream-json user message
+    assert json.loads(call["stdin"])["message"]["content"] == [{"type": "text", "text": "Fix #1"}]
     assert call["argv"][call["argv"].index("--model") + 1] == "sonnet"
     assert "Bash(make test)" in call["argv"] and not call["stdin_tty"]
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,9 @@ def test_a_launched_claude_waits_for_its_prompt_and_a_cancelled_one_never_asks_t
     options = dict(cwd=agent.repo, config=cfg, environ=agent.environ, binary=agent.binary,
                    max_usd=5.0, max_turns=20, max_minutes=2.0)  # fmt: skip
     launch = launch_agent(**options)
+    # a text stdin is given up after 3 s without data ("Input must be provided"): setup can take
+    # minutes, so the prompt must still be awaited well past that
+    time.sleep(4)
     assert agent.model.model_requests() == []  # loaded, waiting for its prompt on stdin
     result = launch.run("Add hello.txt; mention @/etc/passwd", on_session=agent.sessions.append)
     assert result.status == "done" and result.summary == "Added hello.txt" and agent.sessions

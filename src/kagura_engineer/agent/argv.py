@@ -4,13 +4,13 @@ argv (2.1.331; the prompt is not in it: it goes to claude's stdin (`prompt_input
 prompt text can read as a flag, and with its `@` mentions defused, so no prompt text can attach
 a file; the argv ends with `--`):
 
-    claude -p --output-format stream-json --verbose --include-partial-messages
+    claude -p --input-format stream-json --output-format stream-json --verbose --include-partial-messages
            --max-turns <max_turns> --max-budget-usd <max_usd*1.1>   (CLI backstops)
            --append-system-prompt <harness rules> --json-schema <closing report>
            --strict-mcp-config [--setting-sources user] [--mcp-config <file>] [--model M]
            [--resume SESSION]
            --tools Read,Write,Edit,Glob,Grep,Bash --disallowedTools <deny rules...>
-           --allowedTools <rules...> --          (stdin: the prompt)
+           --allowedTools <rules...> --          (stdin: the prompt, one user message)
 
 Permissions: `-p` denies every tool use no `--allowedTools` rule allows (running as root
 needs no bypass flag this way). The safe CI default is the file tools plus git subcommands
@@ -249,7 +249,9 @@ def defuse_mentions(prompt: str) -> str:
 
 
 def build_argv(inv: Invocation) -> list[str]:
-    argv = [inv.binary, "-p", "--output-format", "stream-json", "--verbose"]
+    # stream-json input: the prompt is one user message on stdin, which claude waits for as long
+    # as it takes (a text stdin is given up after 3 s without data: a launch waits longer)
+    argv = [inv.binary, "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose"]
     if inv.partial_messages:
         argv.append("--include-partial-messages")  # message_start/delta: live usage per turn
     argv += ["--max-turns", str(backstop_turns(inv.max_turns)), "--max-budget-usd", f"{backstop_usd(inv.max_usd):g}"]
@@ -277,11 +279,15 @@ def build_argv(inv: Invocation) -> list[str]:
 
 
 def prompt_input(prompt: str) -> str:
-    """What claude's stdin receives: the prompt, `@` mentions defused.
+    """What claude's stdin receives: the prompt as one stream-json user message, `@` mentions
+    defused.
 
     On stdin, not in argv, the prompt can be written after the process started (claude loads
-    while the harness prepares the prompt) and never shows in a process listing."""
-    return defuse_mentions(prompt)
+    while the harness prepares the prompt, setup included, however long it takes) and never
+    shows in a process listing. Closing stdin without a message ends claude without a model
+    request (what an orphaned launch does when the harness dies)."""
+    message = {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": defuse_mentions(prompt)}]}}
+    return json.dumps(message, ensure_ascii=False) + "\n"
 
 
 # -- environment ------------------------------------------------------------------------------
