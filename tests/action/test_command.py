@@ -255,9 +255,12 @@ def test_intents_become_typed_options():
         4, "dev", 2.5, 30, True, True)  # fmt: skip
     assert command_call(Intent("review", "r", pr=7, fix=True), ctx)[1] == ReviewOptions(target="7", fix=True)
     assert command_call(Intent("review", "r"), ctx)[1] == ReviewOptions(target="HEAD")
-    assert command_call(Intent("goal", "r", milestone="v1"), ctx)[1] == GoalOptions("v1", unattended=True)
+    # the draft input reaches goal too: every issue it drives opens its PR as a draft
+    assert command_call(Intent("goal", "r", milestone="v1"), ctx)[1] == GoalOptions(
+        "v1", unattended=True, draft=True
+    )
     assert command_call(Intent("goal", "r", milestone="v1", plan=True), ctx)[1] == GoalOptions(
-        "v1", plan=True
+        "v1", plan=True, draft=True
     )
 
 
