@@ -53,4 +53,4 @@ class Ending:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return exit_code(self.status)

@@ -236,8 +236,11 @@ class FakeLaunch:
     """What agent.driver.launch_agent returns, over a scripted agent: records what happens to it."""
 
     def __init__(self, agent: ScriptedAgent, kwargs: dict, key: tuple | None = None) -> None:
+        from kagura_engineer.agent.driver import AgentLaunch
+
         self.agent, self.kwargs = agent, kwargs
-        self.key = key or (str(kwargs["cwd"]), kwargs["resume"], kwargs["max_usd"], kwargs["max_turns"])
+        started = key or tuple(kwargs[k] for k in ("cwd", "config", "resume", "max_usd", "max_turns"))
+        self.matches = AgentLaunch(started_with=(str(started[0]), *started[1:])).matches  # the real rule
         self.setup_had_run = (Path(kwargs["cwd"]) / ".venv").exists()
         self.ran = self.cancelled = False
 
@@ -279,7 +282,7 @@ def test_a_launch_for_other_arguments_is_dropped_and_one_never_used_is_cancelled
     launched = ScriptedAgent([writes("calc.py", CALC_FIXED)])
     spawned = ScriptedAgent([writes("calc.py", CALC_FIXED)])
     ctx = world.context(spawned)
-    ctx.launch = launcher = Launcher(launched, key=("another clone", None, 1.0, 1))
+    ctx.launch = launcher = Launcher(launched, key=("another clone", None, None, 1.0, 1))
     assert run_issue(ctx).status == "shipped"
     assert launcher.made[0].cancelled and not launcher.made[0].ran and len(spawned.calls) == 1
 

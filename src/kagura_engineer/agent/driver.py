@@ -161,7 +161,7 @@ def launch_agent(
         env.update(proxy.child_env())  # the proxy's URL and a placeholder: never the credential
     launch = AgentLaunch(
         run=_Run(invocation, env, cwd, limits, grace_seconds, user), proxy=proxy, max_usd=max_usd,
-        max_minutes=max_minutes, key=(str(cwd), resume, max_usd, max_turns),
+        max_minutes=max_minutes, started_with=(str(cwd), config, resume, max_usd, max_turns),
     )  # fmt: skip
     try:
         launch.start()
@@ -181,15 +181,20 @@ class AgentLaunch:
         proxy: Any = None,
         max_usd: float = 0.0,
         max_minutes: float = 0.0,
-        key: tuple[Any, ...] = (),
+        started_with: tuple[Any, ...] = (),
         early: AgentResult | None = None,
     ) -> None:
         self._run, self._proxy, self._max_usd, self._max_minutes = run, proxy, max_usd, max_minutes
         self._early = early
-        #: what it was started with (cwd, resume, max_usd, max_turns): a caller whose call
-        #: differs starts another instead of using this one
-        self.key = key
+        self._started_with = started_with  # (cwd, config, resume, max_usd, max_turns)
         self._done = False
+
+    def matches(self, *, cwd: str | os.PathLike[str], config: Any, resume: str | None, max_usd: float,
+                max_turns: int, **_: Any) -> bool:
+        """Whether this launch was started for exactly this call (the same config object, too):
+        a caller whose call differs cancels it and starts another."""
+        cwd_, config_, resume_, usd_, turns_ = self._started_with or (None,) * 5
+        return (cwd_, resume_, usd_, turns_) == (str(cwd), resume, max_usd, max_turns) and config_ is config
 
     def start(self) -> None:
         if self._run is not None:

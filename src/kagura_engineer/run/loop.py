@@ -99,7 +99,6 @@ class IssueRun:
         self.budget = Budget.from_config(ctx.config.budget, max_usd=opts.max_usd, max_turns=opts.max_turns)
         self._default: str | None = None
         self._launch: Any = None  # agent.driver.AgentLaunch started by _prelaunch, not yet run
-        self._launch_cfg: Config | None = None  # the config that launch was started with
         self._trusted: Any = None  # toolchain.trusted.Trusted, once _trust ran
 
     # -- the orchestrator ----------------------------------------------------------------
@@ -375,7 +374,7 @@ class IssueRun:
         def call(prompt_text: str, resume: str | None, budget: Budget) -> Any:
             launch, self._launch = self._launch, None
             if launch is not None:
-                if launch.key == self._launch_key(resume, budget) and self._launch_cfg is self.cfg:
+                if launch.matches(cwd=self._tree().cwd, config=self.cfg, resume=resume, **budget.agent_kwargs()):
                     return launch.run(prompt_text, on_session=on_session, on_event=self._agent_event)
                 launch.cancel()  # started for another call (a budget or session that changed since)
             return self.ctx.agent(
@@ -425,17 +424,12 @@ class IssueRun:
             return
         try:
             self._trust()  # claude's model, tools and allow-list come from the base branch's repo.yaml
-            self._launch_cfg = self.cfg
             self._launch = self.ctx.launch(
                 cwd=self._tree().cwd, config=self.cfg, resume=self.sp.agent_session_id, **left.agent_kwargs(),
                 space=self._space(),
             )  # fmt: skip
         except KaguraError:
             self._launch = None  # no claude, no credential: implement says so in its place
-
-    def _launch_key(self, resume: str | None, budget: Budget) -> tuple[Any, ...]:
-        """What `agent.driver.launch_agent` keys a launch by: (cwd, resume, max_usd, max_turns)."""
-        return (str(self._tree().cwd), resume, budget.usd, budget.turns)
 
     def _has_work(self) -> bool:
         """Whether the worktree holds anything beyond the base: changes or commits."""
