@@ -197,25 +197,33 @@ class ActionIO:
 
     def write_summary(self, markdown: str, append: bool = True) -> bool:
         """Write markdown to `GITHUB_STEP_SUMMARY`, keeping the file within 1 MiB."""
-        path = self.environ.get("GITHUB_STEP_SUMMARY")
-        if not path:
+        return write_summary_file(self.environ.get("GITHUB_STEP_SUMMARY"), redact(markdown), append)
+
+
+def write_summary_file(path: str | Path | None, text: str, append: bool = True, marker: str = _TRUNCATED) -> bool:
+    """Write `text` to the step summary file at `path` (replace, or `append`), within GitHub's 1 MiB.
+
+    Text that does not fit is cut at a line end and ends with `marker`. False when there is no
+    summary file (not in Actions) or no room left.
+    """
+    if not path:
+        return False
+    target = Path(path)
+    used = target.stat().st_size if append and target.exists() else 0
+    room = SUMMARY_LIMIT - used
+    data = text.encode("utf-8")
+    if len(data) > room:
+        tail = marker.encode("utf-8")
+        keep = room - len(tail)
+        if keep <= 0:
             return False
-        target = Path(path)
-        used = target.stat().st_size if append and target.exists() else 0
-        room = SUMMARY_LIMIT - used
-        data = redact(markdown).encode("utf-8")
-        if len(data) > room:
-            marker = _TRUNCATED.encode("utf-8")
-            keep = room - len(marker)
-            if keep <= 0:
-                return False
-            cut = data[:keep]
-            newline = cut.rfind(b"\n")
-            cut = cut[: newline + 1] if newline > 0 else cut
-            data = cut.decode("utf-8", errors="ignore").encode("utf-8") + marker
-        with open(target, "ab" if append else "wb") as fh:
-            fh.write(data)
-        return True
+        cut = data[:keep]
+        newline = cut.rfind(b"\n")
+        cut = cut[: newline + 1] if newline > 0 else cut
+        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + tail
+    with open(target, "ab" if append else "wb") as fh:
+        fh.write(data)
+    return True
 
 
 def workflow_run_url(server_url: str, owner: str, repo: str, run_id: int | str) -> str:

@@ -10,7 +10,6 @@ from kagura_engineer.demo.github import GitHubStandIn
 from kagura_engineer.github.client import GitHub
 from kagura_engineer.github.progress import (
     COMMENT_LIMIT,
-    SUMMARY_LIMIT,
     ProgressComment,
     ProgressState,
     marker,
@@ -20,7 +19,7 @@ from kagura_engineer.github.progress import (
 )
 from kagura_engineer.jobkey import JobKey
 from kagura_engineer.proc import register_secret
-from kagura_engineer.workflow import workflow_run_url
+from kagura_engineer.workflow import SUMMARY_LIMIT, workflow_run_url
 
 from .conftest import TOKEN, FakeTime
 

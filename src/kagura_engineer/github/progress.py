@@ -32,6 +32,7 @@ from urllib.parse import quote
 from kagura_engineer.errors import GitHubError, NotFound
 from kagura_engineer.github.sanitize import strip_invisible
 from kagura_engineer.proc import redact
+from kagura_engineer.workflow import write_summary_file
 
 log = logging.getLogger("kagura_engineer.github.progress")
 
@@ -48,7 +49,6 @@ STATUS_LABELS = {
 }
 DEFAULT_RESUME = "comment `/kagura resume` here or re-run the workflow"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body
-SUMMARY_LIMIT = 1024 * 1024  # GITHUB_STEP_SUMMARY: 1 MiB per step
 _TRUNCATED = "\n\n_(truncated to fit GitHub's size limit)_\n"
 
 
@@ -197,23 +197,7 @@ def write_step_summary(state: ProgressState, path: str | Path | None, append: bo
 
     Returns False when there is no summary file (not in Actions) or no room left.
     """
-    if not path:
-        return False
-    target = Path(path)
-    used = target.stat().st_size if append and target.exists() else 0
-    room = SUMMARY_LIMIT - used
-    data = render_summary(state).encode("utf-8")
-    if len(data) > room:
-        keep = room - len(_TRUNCATED.encode("utf-8"))
-        if keep <= 0:
-            return False
-        cut = data[:keep]
-        newline = cut.rfind(b"\n")
-        cut = cut[: newline + 1] if newline > 0 else cut
-        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + _TRUNCATED.encode("utf-8")
-    with open(target, "ab" if append else "wb") as fh:
-        fh.write(data)
-    return True
+    return write_summary_file(path, render_summary(state), append, marker=_TRUNCATED)
 
 
 class CommentTarget(Protocol):
